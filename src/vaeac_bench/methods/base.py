@@ -1,0 +1,135 @@
+"""The one interface every imputation method implements.
+
+A method is a scikit-learn style estimator (constructor arguments are its hyper-parameters, fitted state
+ends in ``_``) that fits on the suite's numeric layout (see :mod:`vaeac_bench.schema`) and returns ``n``
+imputations. Single-imputation methods (``multiple = False``) always return one and say so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from abc import abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from ..schema import Schema
+from ..validation import check_matrix
+
+STATE_FILE = "state.npz"
+META_FILE = "method.json"
+
+
+class NotFittedError(RuntimeError):
+    """``impute`` was called before ``fit``."""
+
+
+class Imputer(BaseEstimator):
+    """Base class: subclasses implement :meth:`_fit` and :meth:`_impute`.
+
+    ``impute`` copies observed cells back, so a subclass only has to fill the missing ones.
+    """
+
+    #: whether :meth:`impute` can return several different imputations
+    multiple: ClassVar[bool] = True
+    #: bump when a change alters results, so cached benchmark cells are recomputed
+    version: ClassVar[int] = 1
+
+    # -- public API -------------------------------------------------------------------------------
+    def fit(self, X: np.ndarray, schema: Schema) -> Imputer:
+        """Learn from ``X`` (NaN = missing; categoricals as integer codes) whose columns ``schema`` types."""
+        X = check_matrix(X, schema, fitting=True)
+        self.schema_ = schema
+        self.n_features_in_ = len(schema)
+        self._fit(X, schema)
+        return self
+
+    def impute(self, X: np.ndarray, n: int = 1) -> np.ndarray:
+        """Return ``(n, rows, D)`` imputations of ``X`` (``(1, rows, D)`` for single-imputation methods)."""
+        self._check_fitted()
+        if not isinstance(n, int | np.integer) or n < 1:
+            raise ValueError(f"n (the number of imputations) must be a positive integer, got {n!r}")
+        X = check_matrix(X, self.schema_, fitting=False)
+        n_eff = int(n) if self.multiple else 1
+        out = np.asarray(self._impute(X, n_eff), dtype=float)
+        if out.shape != (n_eff, *X.shape):
+            raise RuntimeError(f"{type(self).__name__} returned shape {out.shape}, expected {(n_eff, *X.shape)}")
+        observed = ~np.isnan(X)
+        out[:, observed] = X[observed]
+        if np.isnan(out).any():
+            raise RuntimeError(f"{type(self).__name__} left missing cells unimputed")
+        return out
+
+    def config(self) -> dict[str, Any]:
+        """The hyper-parameters that define results (used for the benchmark cache key)."""
+        params = {k: v for k, v in self.get_params(deep=False).items() if k not in self._not_config()}
+        return {"class": type(self).__name__, "version": self.version, "params": params}
+
+    # -- persistence (JSON + npz; never pickles) --------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the fitted method to directory ``path`` (JSON hyper-parameters + numeric state)."""
+        self._check_fitted()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        meta = {"class": f"{type(self).__module__}:{type(self).__qualname__}", "params": self.get_params(deep=False),
+                "schema": self.schema_.to_dict(), "version": self.version}
+        (path / META_FILE).write_text(json.dumps(meta, indent=1, default=_json_default))
+        state = self._get_state()
+        np.savez(path / STATE_FILE, **state)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Imputer:
+        """Read a method written by :meth:`save` (numeric arrays only; ``allow_pickle=False``)."""
+        import importlib
+
+        path = Path(path)
+        meta = json.loads((path / META_FILE).read_text())
+        mod, qual = meta["class"].split(":")
+        klass = getattr(importlib.import_module(mod), qual)
+        if not (isinstance(klass, type) and issubclass(klass, Imputer)):
+            raise TypeError(f"{meta['class']} is not an Imputer")
+        if cls is not Imputer and not issubclass(klass, cls):
+            raise TypeError(f"{path} holds a {qual}, not a {cls.__name__}")
+        obj = klass(**meta["params"])
+        obj.schema_ = Schema.from_dict(meta["schema"])
+        obj.n_features_in_ = len(obj.schema_)
+        with np.load(path / STATE_FILE, allow_pickle=False) as npz:
+            obj._set_state({k: npz[k] for k in npz.files})
+        return obj
+
+    # -- for subclasses -----------------------------------------------------------------------------
+    @abstractmethod
+    def _fit(self, X: np.ndarray, schema: Schema) -> None: ...
+
+    @abstractmethod
+    def _impute(self, X: np.ndarray, n: int) -> np.ndarray: ...
+
+    def _get_state(self) -> dict[str, np.ndarray]:
+        """Numeric arrays that restore the fitted state (override in every subclass)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be saved")
+
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        raise NotImplementedError(f"{type(self).__name__} cannot be loaded")
+
+    def _not_config(self) -> set[str]:
+        """Parameters that do not change results (e.g. ``n_jobs``, ``verbose``, ``device``)."""
+        return {"n_jobs", "verbose", "device"}
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "schema_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X, schema) first")
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, tuple | set):
+        return list(o)
+    raise TypeError(f"cannot write {type(o).__name__} to JSON")
+

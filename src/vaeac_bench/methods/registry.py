@@ -1,0 +1,59 @@
+"""The explicit list of methods. Adding a method = one module under ``methods/`` plus one entry here."""
+
+from __future__ import annotations
+
+from . import MethodSpec, register, register_group
+
+_M = "vaeac_bench.methods"
+
+register(MethodSpec(
+    "mean", f"{_M}.simple:MeanModeImputer", label="Mean/mode",
+    description="Column mean (real) or mode (categorical) of the training data: the floor every method must beat.",
+))
+register(MethodSpec(
+    "mice", f"{_M}.mice:MICEImputer",
+    # n=10 imputations as in §5.1; miceforest's defaults otherwise
+    params={"iterations": 5, "mean_match_candidates": 5},
+    quick={"iterations": 1, "num_iterations": 10},
+    label="MICE",
+    description="Multiple imputation by chained equations (miceforest, LightGBM models, predictive mean matching).",
+))
+register(MethodSpec(
+    "missforest", f"{_M}.missforest:MissForestImputer",
+    # Stekhoven & Bühlmann (2012): 100 trees, at most 10 iterations, stop when the change grows
+    params={"n_estimators": 100, "max_iter": 10},
+    quick={"n_estimators": 10, "max_iter": 2},
+    label="MissForest",
+    description="Iterative random-forest imputation (Stekhoven & Bühlmann), scikit-learn forests.",
+))
+
+# --- VAEAC family (issue 3): one model, three objectives (appendix C, D.2) -------------------------
+register(MethodSpec(
+    "vaeac", f"{_M}.vaeac:VAEACMethod", params={"alpha": 1.0}, quick={"epochs": 5}, label="VAEAC",
+    description="Variational autoencoder with arbitrary conditioning (Ivanov et al., 2019).",
+))
+register(MethodSpec(
+    "gsnn", f"{_M}.vaeac:VAEACMethod", params={"alpha": 0.0}, quick={"epochs": 5}, label="GSNN",
+    description="Gaussian stochastic neural network: the hybrid objective (16) with alpha = 0.",
+))
+register(MethodSpec(
+    "nn", f"{_M}.vaeac:VAEACMethod", params={"alpha": 0.0, "delta_prior": True}, quick={"epochs": 5}, label="NN",
+    description="Deterministic network: GSNN with a delta-function prior (single imputation).",
+))
+
+# --- GAIN and the Universal Marginalizer (issue 4) ------------------------------------------------
+register(MethodSpec(
+    "gain", f"{_M}.gain:GAINImputer", params={"variant": "modified"}, quick={"iterations": 200}, label="GAIN",
+    description="GAIN as modified in the paper's appendix A.4 (one-hot, loss (12), alpha=10, 1% hint).",
+))
+for _a in ("0.1", "0.5", "1", "2", "10"):
+    register(MethodSpec(
+        f"gain-original-a{_a}", f"{_M}.gain:GAINImputer", params={"variant": "original", "alpha": float(_a)},
+        quick={"iterations": 200}, label=f"GAIN original, α={_a}",
+        description=f"GAIN as its authors' code does it (Yoon et al., 2018), alpha={_a}.",
+    ))
+register_group("gain-original", tuple(f"gain-original-a{a}" for a in ("0.1", "0.5", "1", "2", "10")))
+register(MethodSpec(
+    "um", f"{_M}.um:UniversalMarginalizer", params={"mask_training": "fixed"}, quick={"epochs": 5}, label="UM",
+    description="Universal Marginalizer with the appendix B.3 training-mask fix; sequential sampling.",
+))
