@@ -1,0 +1,362 @@
+"""GAIN (Yoon et al., 2018): as its authors' code does it, and as the VAEAC paper modified it (appendix A.4).
+
+Both variants share one adversarial training loop: a generator G fills the missing cells of
+x~ = m*x + (1-m)*z (z small uniform noise), a discriminator D guesses, per feature, which cells were
+observed, helped by a hint h about the true mask m. They differ in what ``variant`` switches:
+
+``"original"`` (jsyoon0823/GAIN, ``reference-code-facts.md`` section 5)
+    every column (categorical codes included) min-max scaled to [0, 1] with the 1e-6 guard; sigmoid
+    outputs; reconstruction alpha * mean((m*x - m*G)^2) / mean(m); hint h = m * Bernoulli(0.9); a fixed
+    number of iterations; columns with < 20 distinct observed values rounded at the end.
+``"modified"`` (the paper's appendix A.4, the GAIN column of tables 1, 2, 10, 11)
+    categorical columns one-hot with a softmax output block; reconstruction loss (12): squared error
+    for real columns, 0.2 * CE / K + 0.8 * L2 / K for categorical ones; alpha = 10; hint
+    h = b*m + 0.5(1-b), b ~ Bernoulli(0.01); 5% of the observed cells held out to choose the number of
+    iterations (best checkpoint).
+
+Multiple imputation (§5.1, n = 10) draws fresh generator noise for every imputation.
+Deliberate differences from the authors' code are listed in ``docs/gain_um.md``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..encoding import one_hot, widths
+from ..schema import Schema
+from ..seeding import derive_seed
+from .base import Imputer
+
+VARIANTS = ("original", "modified")
+MINMAX_EPS = 1e-6  # authors' utils.normalization: divide by (max - min + 1e-6)
+LOG_EPS = 1e-8  # authors' gain.py: log(D + 1e-8)
+ROUND_BELOW = 20  # authors' utils.rounding: columns with < 20 distinct values are rounded
+# per-variant defaults (alpha, hint rate, hint form, held-out fraction)
+DEFAULTS: dict[str, dict[str, Any]] = {
+    # authors' main_letter_spam.py: alpha 100, hint 0.9, hint = m * B (hidden cells get 0), no validation
+    "original": {"alpha": 100.0, "hint_rate": 0.9, "hint_fill": 0.0, "validation_fraction": 0.0},
+    # appendix A.4: alpha 10, hint b*m + 0.5(1-b) with b ~ Bernoulli(0.01), 5% held out
+    "modified": {"alpha": 10.0, "hint_rate": 0.01, "hint_fill": 0.5, "validation_fraction": 0.05},
+}
+
+
+def he_normal_mlp(n_in: int, n_hidden: int, n_out: int, generator: torch.Generator) -> nn.Sequential:
+    """The authors' 3-layer MLP (two ReLU hidden layers) with He-normal weights and zero biases."""
+    net = nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, n_hidden), nn.ReLU(),
+                        nn.Linear(n_hidden, n_out))
+    with torch.no_grad():
+        for layer in net:
+            if isinstance(layer, nn.Linear):
+                # authors' "xavier_init" draws N(0, 2 / fan_in): He-normal (reference-code-facts §5)
+                nn.init.normal_(layer.weight, 0.0, float(np.sqrt(2.0 / layer.in_features)), generator=generator)
+                nn.init.zeros_(layer.bias)
+    return net
+
+
+def gain_hint(m: torch.Tensor, rate: float, fill: float, generator: torch.Generator) -> torch.Tensor:
+    """Hint h = b*m + fill*(1-b), b ~ Bernoulli(rate): fill 0 is the authors' code, 0.5 is A.4."""
+    b = (torch.rand(m.shape, generator=generator, device=m.device) < rate).to(m.dtype)
+    return b * m + fill * (1.0 - b)
+
+
+class GAINImputer(Imputer):
+    """GAIN imputer; ``variant`` picks the authors' original algorithm or the paper's A.4 modification.
+
+    ``alpha``, ``hint_rate`` and ``validation_fraction`` default (``None``) to the variant's values: original
+    alpha 100 (authors' default; table 7 sets 0.1..10), hint 0.9, no held-out cells; modified alpha 10,
+    hint 0.01, 5% held out. ``hidden_dim=None`` uses the data width (authors: hidden width = dim).
+    """
+
+    multiple: ClassVar[bool] = True
+
+    def __init__(self, variant: str = "modified", alpha: float | None = None, hint_rate: float | None = None,
+                 iterations: int = 10000, batch_size: int = 128, learning_rate: float = 1e-3,
+                 noise_scale: float = 0.01, hidden_dim: int | None = None,
+                 validation_fraction: float | None = None, eval_every: int = 100,
+                 random_state: int | None = None, device: str = "cpu"):
+        self.variant = variant
+        self.alpha = alpha
+        self.hint_rate = hint_rate
+        self.iterations = iterations
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.noise_scale = noise_scale
+        self.hidden_dim = hidden_dim
+        self.validation_fraction = validation_fraction
+        self.eval_every = eval_every
+        self.random_state = random_state
+        self.device = device
+
+    # -- hyper-parameters -----------------------------------------------------------------------------
+    def _resolve(self) -> None:
+        """Check every hyper-parameter and fill the variant defaults (stored as ``*_`` attributes)."""
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
+        d = DEFAULTS[self.variant]
+        self.alpha_ = float(d["alpha"] if self.alpha is None else self.alpha)
+        self.hint_rate_ = float(d["hint_rate"] if self.hint_rate is None else self.hint_rate)
+        self.hint_fill_ = float(d["hint_fill"])
+        vf = d["validation_fraction"] if self.validation_fraction is None else self.validation_fraction
+        self.validation_fraction_ = float(vf)
+        if not (np.isfinite(self.alpha_) and self.alpha_ >= 0):
+            raise ValueError(f"alpha (weight of the reconstruction loss) must be >= 0, got {self.alpha!r}")
+        if not 0.0 <= self.hint_rate_ <= 1.0:
+            raise ValueError(f"hint_rate must be a probability in [0, 1], got {self.hint_rate!r}")
+        if not 0.0 <= self.validation_fraction_ < 1.0:
+            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}")
+        for name in ("iterations", "batch_size", "eval_every"):
+            v = getattr(self, name)
+            if not isinstance(v, int | np.integer) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if not self.noise_scale >= 0:
+            raise ValueError(f"noise_scale (upper end of the U(0, s) noise) must be >= 0, got {self.noise_scale!r}")
+        if self.hidden_dim is not None and (not isinstance(self.hidden_dim, int | np.integer) or self.hidden_dim < 1):
+            raise ValueError(f"hidden_dim must be a positive integer or None (= data width), got {self.hidden_dim!r}")
+
+    def _seed(self, *keys: object) -> int:
+        """A seed for one random stream, derived from ``random_state`` (or one fresh seed per fit)."""
+        if not hasattr(self, "seed_"):
+            rs = self.random_state
+            self.seed_ = int(rs) if rs is not None else int(np.random.SeedSequence().generate_state(1)[0])
+        return derive_seed("gain", self.seed_, *keys)
+
+    # -- encoding ---------------------------------------------------------------------------------------
+    def _layout(self, schema: Schema) -> None:
+        """Column widths of the network layout: one per column (original) or one-hot blocks (modified)."""
+        if self.variant == "original":
+            self.widths_ = np.ones(len(schema), dtype=np.int64)
+        else:
+            self.widths_ = np.array(widths(schema), dtype=np.int64)
+        self.offsets_ = np.concatenate([[0], np.cumsum(self.widths_)]).astype(np.int64)
+
+    def _encode(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Scaled data in the network layout (missing -> 0) and the per-column observed mask m."""
+        m = (~np.isnan(X)).astype(np.float32)
+        S = (X - self.min_) / (self.max_ - self.min_ + MINMAX_EPS)  # utils.normalization
+        if self.variant == "original":
+            wide = np.nan_to_num(S, nan=0.0)
+        else:
+            S = np.where(self.schema_.categorical_mask, X, S)  # categorical codes stay codes for one_hot
+            wide = one_hot(S, self.schema_)
+        return wide.astype(np.float32), m
+
+    def _wide_mask(self, m: torch.Tensor) -> torch.Tensor:
+        return torch.repeat_interleave(m, torch.as_tensor(self.widths_, device=m.device), dim=1)
+
+    def _generate(self, x: torch.Tensor, m: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """One generator pass: x~ = m*x + (1-m)*U(0, noise_scale), output through sigmoid / softmax."""
+        mw = self._wide_mask(m)
+        z = torch.rand(x.shape, generator=generator, device=x.device) * float(self.noise_scale)
+        x_tilde = mw * x + (1.0 - mw) * z
+        logits = self.G_(torch.cat([x_tilde, m], dim=1))
+        return self._activate(logits)
+
+    def _activate(self, logits: torch.Tensor) -> torch.Tensor:
+        if self.variant == "original":
+            return torch.sigmoid(logits)
+        parts = []
+        for j, feat in enumerate(self.schema_):
+            block = logits[:, self.offsets_[j]:self.offsets_[j + 1]]
+            parts.append(torch.softmax(block, dim=1) if feat.is_categorical else torch.sigmoid(block))
+        return torch.cat(parts, dim=1)
+
+    def _reconstruction(self, x: torch.Tensor, g: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """Mean over observed cells of the per-column reconstruction loss (MSE, or eq. (12) for categoricals)."""
+        if self.variant == "original":
+            # authors' gain.py: mean((m*x - m*G)^2) / mean(m)
+            return torch.mean((m * x - m * g) ** 2) / torch.mean(m).clamp_min(LOG_EPS)
+        losses = []
+        for j, feat in enumerate(self.schema_):
+            xs, gs = x[:, self.offsets_[j]:self.offsets_[j + 1]], g[:, self.offsets_[j]:self.offsets_[j + 1]]
+            if feat.is_categorical:
+                k = float(xs.shape[1])
+                ce = -(xs * torch.log(gs + LOG_EPS)).sum(dim=1) / k  # A.4: L_M = -(1/|X_i|) sum_j x log x'
+                l2 = ((gs - xs) ** 2).sum(dim=1) / k  # eq. (12); for K = 2 this is (x - x')^2 of a binary
+                losses.append(0.2 * ce + 0.8 * l2)
+            else:
+                losses.append(((gs - xs) ** 2)[:, 0])
+        per_cell = torch.stack(losses, dim=1)
+        return (m * per_cell).sum() / m.sum().clamp_min(1.0)
+
+    # -- fitting ------------------------------------------------------------------------------------------
+    def _fit(self, X: np.ndarray, schema: Schema) -> None:
+        self._resolve()
+        if hasattr(self, "seed_"):
+            del self.seed_
+        self.schema_ = schema
+        dev = torch.device(self.device)
+        # min-max statistics of the observed training cells (utils.normalization)
+        self.min_ = np.nanmin(X, axis=0)
+        self.max_ = np.nanmax(X, axis=0)
+        self._layout(schema)
+        # the rounding rule of utils.rounding, decided on the training data
+        self.round_ = self._rounding_columns(X, schema)
+
+        rng = np.random.default_rng(self._seed("fit"))
+        gen = torch.Generator(device=dev).manual_seed(self._seed("torch"))
+        X_train, held = self._hold_out(X, rng)
+
+        width = int(self.offsets_[-1])
+        n_feat = len(schema)
+        hidden = int(self.hidden_dim) if self.hidden_dim is not None else width
+        cpu_gen = torch.Generator().manual_seed(self._seed("init"))
+        self.G_ = he_normal_mlp(width + n_feat, hidden, width, cpu_gen).to(dev)
+        self.D_ = he_normal_mlp(width + n_feat, hidden, n_feat, cpu_gen).to(dev)
+        opt_g = torch.optim.Adam(self.G_.parameters(), lr=float(self.learning_rate))
+        opt_d = torch.optim.Adam(self.D_.parameters(), lr=float(self.learning_rate))
+
+        wide, m = self._encode(X_train)
+        wide_t, m_t = torch.as_tensor(wide, device=dev), torch.as_tensor(m, device=dev)
+        n_rows = wide_t.shape[0]
+        batch = min(int(self.batch_size), n_rows)
+        best_score, best_state, best_it = np.inf, None, int(self.iterations)
+        self.history_ = []
+        for it in range(1, int(self.iterations) + 1):
+            # authors' sample_batch_index: a random batch without replacement
+            idx = torch.as_tensor(rng.choice(n_rows, size=batch, replace=False), device=dev)
+            xb, mb = wide_t[idx], m_t[idx]
+            h = gain_hint(mb, self.hint_rate_, self.hint_fill_, gen)
+            mw = self._wide_mask(mb)
+            g = self._generate(xb, mb, gen)
+            x_hat = mw * xb + (1.0 - mw) * g
+            # discriminator step: -mean[m log D + (1-m) log(1-D)] over all cells (authors' gain.py)
+            d_prob = torch.sigmoid(self.D_(torch.cat([x_hat.detach(), h], dim=1)))
+            d_loss = -torch.mean(mb * torch.log(d_prob + LOG_EPS) + (1 - mb) * torch.log(1 - d_prob + LOG_EPS))
+            opt_d.zero_grad()
+            d_loss.backward()
+            opt_d.step()
+            # generator step against the updated D, same batch/noise/hint (one sess.run after the other)
+            d_prob = torch.sigmoid(self.D_(torch.cat([x_hat, h], dim=1)))
+            g_adv = -torch.mean((1 - mb) * torch.log(d_prob + LOG_EPS))
+            g_loss = g_adv + self.alpha_ * self._reconstruction(xb, g, mb)
+            opt_g.zero_grad()
+            g_loss.backward()
+            opt_g.step()
+            if held is not None and (it % int(self.eval_every) == 0 or it == int(self.iterations)):
+                score = self._validation_score(X_train, held)
+                self.history_.append((it, score))
+                if score < best_score:  # A.4: the number of iterations is chosen on held-out cells
+                    best_score, best_state, best_it = score, copy.deepcopy(self.G_.state_dict()), it
+        if best_state is not None:
+            self.G_.load_state_dict(best_state)
+        self.best_iteration_ = best_it
+        self.validation_score_ = float(best_score) if np.isfinite(best_score) else float("nan")
+        self.D_ = None  # not needed to impute; not saved
+
+    def _rounding_columns(self, X: np.ndarray, schema: Schema) -> np.ndarray:
+        """Columns the original variant rounds to integers: categoricals, and integer columns with < 20 values.
+
+        The authors round every column with < 20 distinct values; we skip such a column when its observed
+        values are not integers (rounding 0.25 / 0.5 steps to integers would destroy it) -- documented.
+        """
+        out = np.zeros(X.shape[1], dtype=bool)
+        if self.variant != "original":
+            return out
+        for j, feat in enumerate(schema):
+            col = X[~np.isnan(X[:, j]), j]
+            out[j] = feat.is_categorical or (np.unique(col).size < ROUND_BELOW and bool(np.all(col == np.round(col))))
+        return out
+
+    def _hold_out(self, X: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+        """Hide a fraction of the observed cells (A.4: 5%) to score checkpoints; keep one cell per column."""
+        frac = self.validation_fraction_
+        if frac <= 0:
+            return X, None
+        obs = np.argwhere(~np.isnan(X))
+        n_val = int(round(frac * len(obs)))
+        if n_val == 0:
+            return X, None
+        pick = obs[rng.choice(len(obs), size=n_val, replace=False)]
+        held = np.zeros(X.shape, dtype=bool)
+        held[pick[:, 0], pick[:, 1]] = True
+        for j in range(X.shape[1]):  # a column must keep at least one observed training cell
+            left = ~np.isnan(X[:, j]) & ~held[:, j]
+            if not left.any():
+                held[np.where(held[:, j])[0][0], j] = False
+        if not held.any():
+            return X, None
+        X_train = X.copy()
+        X_train[held] = np.nan
+        self.held_truth_ = X[held]
+        return X_train, held
+
+    def _validation_score(self, X_train: np.ndarray, held: np.ndarray) -> float:
+        """Mean over columns of NRMSE (real, observed-std scaled) or error rate (categorical) on held-out cells."""
+        imputed = self._impute(X_train, 1, seed_key="validation")[0]
+        truth = np.full(X_train.shape, np.nan)
+        truth[held] = self.held_truth_
+        errs = []
+        for j, feat in enumerate(self.schema_):
+            cells = held[:, j]
+            if not cells.any():
+                continue
+            t, p = truth[cells, j], imputed[cells, j]
+            if feat.is_categorical:
+                errs.append(float(np.mean(np.rint(p) != t)))
+            else:
+                sd = float(np.nanstd(X_train[:, j]))
+                errs.append(float(np.sqrt(np.mean((p - t) ** 2)) / sd) if sd > 0 else 0.0)
+        return float(np.mean(errs)) if errs else float("inf")
+
+    # -- imputation ----------------------------------------------------------------------------------------
+    def _impute(self, X: np.ndarray, n: int, seed_key: str = "impute") -> np.ndarray:
+        dev = torch.device(self.device)
+        gen = torch.Generator(device=dev).manual_seed(self._seed(seed_key))
+        wide, m = self._encode(X)
+        wide_t, m_t = torch.as_tensor(wide, device=dev), torch.as_tensor(m, device=dev)
+        out = np.empty((n, *X.shape))
+        self.G_.eval()
+        with torch.no_grad():
+            for k in range(n):  # multiple imputation: fresh generator noise for every imputation
+                g = torch.cat([self._generate(wide_t[s:s + 4096], m_t[s:s + 4096], gen)
+                               for s in range(0, len(X), 4096)]).cpu().numpy().astype(float)
+                out[k] = self._decode(g)
+        self.G_.train()
+        return out
+
+    def _decode(self, g: np.ndarray) -> np.ndarray:
+        """Network layout -> suite layout: undo min-max, argmax one-hot blocks, apply the rounding rule."""
+        scale = self.max_ - self.min_ + MINMAX_EPS
+        out = np.empty((g.shape[0], len(self.schema_)))
+        for j, feat in enumerate(self.schema_):
+            block = g[:, self.offsets_[j]:self.offsets_[j + 1]]
+            if self.variant == "modified" and feat.is_categorical:
+                out[:, j] = block.argmax(axis=1)
+            else:
+                out[:, j] = block[:, 0] * scale[j] + self.min_[j]  # utils.renormalization
+        if self.round_.any():  # utils.rounding (original variant); categorical codes also clipped to range
+            out[:, self.round_] = np.round(out[:, self.round_])
+            for j, feat in enumerate(self.schema_):
+                if feat.is_categorical:
+                    out[:, j] = np.clip(out[:, j], 0, feat.n_categories - 1)
+        return out
+
+    # -- persistence ---------------------------------------------------------------------------------------
+    def _get_state(self) -> dict[str, np.ndarray]:
+        state = {f"G.{k}": v.detach().cpu().numpy() for k, v in self.G_.state_dict().items()}
+        state.update(min=self.min_, max=self.max_, round=self.round_, seed=np.array(self.seed_),
+                     best_iteration=np.array(self.best_iteration_), validation_score=np.array(self.validation_score_))
+        return state
+
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        self._resolve()
+        self.seed_ = int(state["seed"])
+        self.min_, self.max_ = np.asarray(state["min"]), np.asarray(state["max"])
+        self.round_ = np.asarray(state["round"], dtype=bool)
+        self.best_iteration_ = int(state["best_iteration"])
+        self.validation_score_ = float(state["validation_score"])
+        self._layout(self.schema_)
+        width, n_feat = int(self.offsets_[-1]), len(self.schema_)
+        g_state = {k[2:]: torch.as_tensor(v) for k, v in state.items() if k.startswith("G.")}
+        hidden = int(g_state["0.weight"].shape[0])
+        self.G_ = he_normal_mlp(width + n_feat, hidden, width, torch.Generator().manual_seed(0))
+        self.G_.load_state_dict(g_state)
+        self.G_.to(torch.device(self.device))
+        self.D_ = None
