@@ -1,0 +1,367 @@
+"""Universal Marginalizer (Douglas et al., 2017) with the VAEAC paper's training-mask fix (§5.3, appendix B.3).
+
+One feed-forward network maps (x_{1-b}, b) to the parameters of p(x_i | x_{1-b}, b) for every feature i
+(Gaussian with learnt sigma for real features, categorical for categorical ones) and is trained with
+objective (10): the sum of log p(x_i | x_{1-b}, b) over the unobserved features whose value is known.
+
+Sampling and likelihood use the chain rule (11) along a uniformly random permutation of the unobserved
+features: |b| sequential network calls, batched over objects (:func:`sequential_sample`,
+:func:`chain_rule_log_likelihood`).
+
+Training masks (:func:`training_mask`):
+
+* ``"naive"``: b ~ p(b) -- here the truly-missing cells plus MCAR(``missing_rate``), as VAEAC trains;
+* ``"fixed"`` (B.3): b = b0 * b1 with b0 ~ p(b), u ~ U[0, 1] per object, b1 ~ Bernoulli(u)^D, so the
+  network sees every number of unobserved features the chain rule asks for. Truly missing cells have no
+  value to show, so they stay unobserved whatever b1 says (eq. (9)).
+
+Encoding, the parameter layout and the masked mixed likelihood come from :mod:`vaeac_bench.nn` (shared
+with VAEAC). The network is pluggable (``network="package.module:factory"``, called as
+``factory(n_in, n_out, **network_kwargs)`` on the input ``concat(one-hot(x) * (1 - b), b)``), so the image
+issue can reuse this class on MNIST (table 5): binary pixels are categorical features with K = 2, i.e. a
+Bernoulli likelihood.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+from collections.abc import Callable
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..encoding import Standardizer
+from ..nn import (
+    FeatureLayout,
+    LayoutTensors,
+    ResidualBlock,
+    build_seeded,
+    log_prob,
+    make_activation,
+    observed_input,
+    one_hot,
+    sample,
+)
+from ..schema import Schema
+from ..seeding import derive_seed
+from ..validation import check_matrix
+from .base import Imputer
+
+MASK_TRAINING = ("naive", "fixed")
+SAMPLING = ("sample", "most_probable")
+
+
+# --- network --------------------------------------------------------------------------------------------
+class ResidualMLP(nn.Module):
+    """Linear -> LeakyReLU, ``depth`` residual blocks x + LReLU(Linear(x)), linear head (VAEAC prior-net trunk)."""
+
+    def __init__(self, n_in: int, n_out: int, hidden: int = 256, depth: int = 10):
+        super().__init__()
+        self.inp = nn.Linear(n_in, hidden)
+        self.act = make_activation("leaky_relu")
+        self.blocks = nn.Sequential(*[ResidualBlock(hidden) for _ in range(depth)])
+        self.out = nn.Linear(hidden, n_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.blocks(self.act(self.inp(x))))
+
+
+def make_mlp(n_in: int, n_out: int, hidden: int = 256, depth: int = 10) -> nn.Module:
+    """Default UM network factory: the residual MLP of the VAEAC reference prior net (width 256, 10 blocks)."""
+    return ResidualMLP(n_in, n_out, hidden=hidden, depth=depth)
+
+
+def resolve_network(name: str) -> Callable[..., nn.Module]:
+    """``"mlp"`` or ``"package.module:factory"``; a factory is called as ``factory(n_in, n_out, **network_kwargs)``."""
+    if name == "mlp":
+        return make_mlp
+    if not isinstance(name, str) or ":" not in name:
+        raise ValueError(f"network must be 'mlp' or 'package.module:factory', got {name!r}")
+    mod, attr = name.split(":", 1)
+    try:
+        factory = getattr(importlib.import_module(mod), attr)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f"network factory {name!r} cannot be imported ({err})") from None
+    if not callable(factory):
+        raise ValueError(f"network factory {name!r} is not callable")
+    return factory
+
+
+def um_input(x: torch.Tensor, b: torch.Tensor, lt: LayoutTensors) -> torch.Tensor:
+    """Network input concat(one-hot(x) * (1 - b), b): what the UM sees of (x_{1-b}, b)."""
+    return observed_input(one_hot(x, lt), b, lt)
+
+
+# --- masks, objective, chain rule ------------------------------------------------------------------------
+def training_mask(unknown: torch.Tensor, rate: float, mode: str,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """Training mask b (1 = unobserved): naive b0 = unknown | MCAR(rate), fixed b = unknown | (b0 * b1) (B.3)."""
+    if mode not in MASK_TRAINING:
+        raise ValueError(f"mask_training must be one of {MASK_TRAINING}, got {mode!r}")
+    u = torch.rand(unknown.shape, generator=generator, device=unknown.device)
+    b0 = (u < rate) | unknown
+    if mode == "naive":
+        return b0.to(torch.float32)
+    # B.3: u ~ U[0,1] per object, b1 ~ Bernoulli(u)^D, b = b0 * b1; unknown cells cannot be shown, so stay in b
+    level = torch.rand(unknown.shape[0], 1, generator=generator, device=unknown.device)
+    b1 = torch.rand(unknown.shape, generator=generator, device=unknown.device) < level
+    return ((b0 & b1) | unknown).to(torch.float32)
+
+
+def um_objective(net: nn.Module, lt: LayoutTensors, x: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Objective (10) per object: sum over unobserved known features of log p(x_i | x_{1-b}, b)."""
+    params = net(um_input(x, b, lt))
+    return log_prob(params, x, b * (~torch.isnan(x)).to(b.dtype), lt)
+
+
+def _permutation_order(b: torch.Tensor, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per row, its b=1 features first in uniformly random order (eq. (11)), and how many there are."""
+    keys = torch.rand(b.shape, generator=generator, device=b.device)
+    keys = torch.where(b > 0, keys, torch.full_like(keys, 2.0))
+    return torch.argsort(keys, dim=1), b.sum(dim=1).long()
+
+
+def sequential_sample(net: nn.Module, lt: LayoutTensors, x: torch.Tensor, b: torch.Tensor,
+                      generator: torch.Generator | None = None, most_probable: bool = False) -> torch.Tensor:
+    """Fill every b=1 cell of ``x`` by the chain rule (11): |b| sequential calls along a random permutation.
+
+    Batched over objects: step j draws, for each row, its j-th unobserved feature from
+    p(x_i | x_{1-b^(j)}, b^(j)) and writes it in; rows with fewer unobserved features finish earlier.
+    """
+    x, b = x.clone(), b.clone().to(x.dtype)
+    order, count = _permutation_order(b, generator)
+    rows = torch.arange(x.shape[0], device=x.device)
+    n_steps = int(count.max().item()) if count.numel() else 0
+    with torch.no_grad():
+        for j in range(n_steps):
+            active = count > j
+            r, feat = rows[active], order[active, j]
+            params = net(um_input(x[r], b[r], lt))
+            draw = sample(params, lt, most_probable=most_probable, generator=generator)
+            x[r, feat] = draw[torch.arange(len(r), device=x.device), feat]
+            b[r, feat] = 0.0
+    return x
+
+
+def chain_rule_log_likelihood(net: nn.Module, lt: LayoutTensors, x: torch.Tensor, b: torch.Tensor,
+                              generator: torch.Generator | None = None) -> torch.Tensor:
+    """Per-object log p(x_b | x_{1-b}, b) by the chain rule (11) along a uniformly random permutation.
+
+    Cells of ``b`` whose value is NaN are marginalised: they stay unobserved throughout and add nothing.
+    """
+    b = b.clone().to(x.dtype)
+    known_b = b * (~torch.isnan(x)).to(x.dtype)
+    order, count = _permutation_order(known_b, generator)
+    rows = torch.arange(x.shape[0], device=x.device)
+    total = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+    n_steps = int(count.max().item()) if count.numel() else 0
+    with torch.no_grad():
+        for j in range(n_steps):
+            active = count > j
+            r, feat = rows[active], order[active, j]
+            params = net(um_input(x[r], b[r], lt))
+            pick = torch.zeros(len(r), x.shape[1], dtype=x.dtype, device=x.device)
+            pick[torch.arange(len(r), device=x.device), feat] = 1.0
+            total[r] += log_prob(params, x[r], pick, lt)
+            b[r, feat] = 0.0
+    return total
+
+
+# --- the imputer -----------------------------------------------------------------------------------------
+class UniversalMarginalizer(Imputer):
+    """UM imputer: fits objective (10) with naive or B.3-fixed masks and imputes by sequential sampling.
+
+    ``epochs=None`` runs ceil(``steps`` / batches per epoch) epochs clipped to [20, 500], so small and large
+    tables get a comparable number of Adam steps; the epoch with the best validation objective (10) on
+    ``validation_fraction`` of the rows (masks drawn once) is kept, as for VAEAC (A.2).
+    ``sampling="sample"`` draws each feature from its learnt marginal (eq. (11)); ``"most_probable"`` takes
+    its mean / mode, so imputations then differ only through the permutation.
+    """
+
+    multiple: ClassVar[bool] = True
+
+    def __init__(self, mask_training: str = "fixed", missing_rate: float = 0.2, hidden: int = 256, depth: int = 10,
+                 epochs: int | None = None, steps: int = 5000, batch_size: int = 64, learning_rate: float = 3e-4,
+                 validation_fraction: float = 0.25, learn_sigma: bool = True, sampling: str = "sample",
+                 network: str = "mlp",
+                 network_kwargs: dict | None = None, impute_batch: int = 16384,
+                 random_state: int | None = None, device: str = "cpu"):
+        self.mask_training = mask_training
+        self.missing_rate = missing_rate
+        self.hidden = hidden
+        self.depth = depth
+        self.epochs = epochs
+        self.steps = steps
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.validation_fraction = validation_fraction
+        self.learn_sigma = learn_sigma
+        self.sampling = sampling
+        self.network = network
+        self.network_kwargs = network_kwargs
+        self.impute_batch = impute_batch
+        self.random_state = random_state
+        self.device = device
+
+    # -- checks -----------------------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        """Refuse bad hyper-parameters with the argument's name and the allowed values."""
+        if self.mask_training not in MASK_TRAINING:
+            raise ValueError(f"mask_training must be one of {MASK_TRAINING} ('fixed' = appendix B.3), "
+                             f"got {self.mask_training!r}")
+        if not 0.0 <= float(self.missing_rate) <= 1.0:
+            raise ValueError("missing_rate (MCAR rate of the training masks) must be in [0, 1], "
+                             f"got {self.missing_rate!r}")
+        for name in ("hidden", "steps", "batch_size", "impute_batch"):
+            v = getattr(self, name)
+            if not isinstance(v, int | np.integer) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if not isinstance(self.depth, int | np.integer) or self.depth < 0:
+            raise ValueError(f"depth (number of residual blocks) must be an integer >= 0, got {self.depth!r}")
+        if self.epochs is not None and (not isinstance(self.epochs, int | np.integer) or self.epochs < 1):
+            raise ValueError(f"epochs must be a positive integer or None (automatic), got {self.epochs!r}")
+        if not float(self.learning_rate) > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if not 0.0 <= float(self.validation_fraction) < 1.0:
+            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}")
+        if self.sampling not in SAMPLING:
+            raise ValueError(f"sampling must be one of {SAMPLING}, got {self.sampling!r}")
+        if self.network_kwargs is not None and not isinstance(self.network_kwargs, dict):
+            raise ValueError(f"network_kwargs must be a dict or None, got {type(self.network_kwargs).__name__}")
+        resolve_network(self.network)
+
+    def _seed(self, *keys: object) -> int:
+        if not hasattr(self, "seed_"):
+            rs = self.random_state
+            self.seed_ = int(rs) if rs is not None else int(np.random.SeedSequence().generate_state(1)[0])
+        return derive_seed("um", self.seed_, *keys)
+
+    def _build(self) -> None:
+        """Create the layout (learnt sigma per real feature) and the seeded network for the fitted schema."""
+        dev = torch.device(self.device)
+        self.layout_ = FeatureLayout.from_schema(self.schema_, learn_sigma=bool(self.learn_sigma))
+        self.lt_ = self.layout_.tensors(dev)
+        n_in, n_out = self.layout_.in_width + self.layout_.n_features, self.layout_.out_width
+        kwargs = dict(self.network_kwargs or {})
+        if self.network == "mlp":
+            kwargs = {"hidden": int(self.hidden), "depth": int(self.depth), **kwargs}
+        factory = resolve_network(self.network)
+        gen = torch.Generator().manual_seed(self._seed("init"))
+        try:  # PyTorch's default Linear init, drawn from our generator (nothing global is touched)
+            self.net_ = build_seeded(lambda: factory(n_in, n_out, **kwargs), gen, dev)
+        except TypeError:  # a custom factory with layers build_seeded cannot initialise
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self._seed("init"))
+                self.net_ = factory(n_in, n_out, **kwargs).to(dev)
+
+    def _to_model(self, X: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(self.scaler_.transform(X), dtype=torch.float32, device=torch.device(self.device))
+
+    # -- fit ---------------------------------------------------------------------------------------------
+    def _fit(self, X: np.ndarray, schema: Schema) -> None:
+        self._check_params()
+        if hasattr(self, "seed_"):
+            del self.seed_
+        self.schema_ = schema
+        self.scaler_ = Standardizer().fit(X, schema)
+        self._build()
+        dev = torch.device(self.device)
+        gen = torch.Generator(device=dev).manual_seed(self._seed("masks"))
+        rng = np.random.default_rng(self._seed("rows"))
+
+        data = self._to_model(X)
+        n = data.shape[0]
+        n_val = int(round(float(self.validation_fraction) * n)) if n >= 8 else 0
+        perm = rng.permutation(n)
+        val, tr = data[perm[:n_val]], data[perm[n_val:]]
+        batch = min(int(self.batch_size), len(tr))
+        per_epoch = int(np.ceil(len(tr) / batch))
+        epochs = int(self.epochs) if self.epochs is not None else int(np.clip(np.ceil(self.steps / per_epoch), 20, 500))
+        self.epochs_ = epochs
+        rate = float(self.missing_rate)
+        if n_val:  # validation masks drawn once from the training mask distribution (less noisy than redrawing)
+            vgen = torch.Generator(device=dev).manual_seed(self._seed("validation"))
+            val_b = training_mask(torch.isnan(val), rate, self.mask_training, vgen)
+        opt = torch.optim.Adam(self.net_.parameters(), lr=float(self.learning_rate))
+        best, best_state, best_epoch = -np.inf, None, epochs
+        self.history_ = []
+        for epoch in range(1, epochs + 1):
+            order = torch.as_tensor(rng.permutation(len(tr)), device=dev)
+            self.net_.train()
+            for s in range(0, len(tr), batch):
+                xb = tr[order[s:s + batch]]
+                b = training_mask(torch.isnan(xb), rate, self.mask_training, gen)
+                loss = -um_objective(self.net_, self.lt_, xb, b).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            if n_val:
+                self.net_.eval()
+                with torch.no_grad():
+                    score = float(torch.cat([um_objective(self.net_, self.lt_, val[s:s + 4096], val_b[s:s + 4096])
+                                             for s in range(0, n_val, 4096)]).mean())
+                self.history_.append((epoch, score))
+                if score >= best:  # ties go to the later epoch, as in the reference code
+                    best, best_state, best_epoch = score, copy.deepcopy(self.net_.state_dict()), epoch
+        if best_state is not None:
+            self.net_.load_state_dict(best_state)
+        self.net_.eval()
+        self.best_epoch_ = best_epoch
+        self.validation_objective_ = float(best) if np.isfinite(best) else float("nan")
+
+    # -- impute / likelihood --------------------------------------------------------------------------------
+    def _impute(self, X: np.ndarray, n: int) -> np.ndarray:
+        dev = torch.device(self.device)
+        gen = torch.Generator(device=dev).manual_seed(self._seed("impute"))
+        data = self._to_model(X)
+        b = torch.isnan(data).to(torch.float32)
+        # the n imputations of every row are sampled together: rows repeated n times, one permutation each
+        x_rep, b_rep = data.repeat(n, 1), b.repeat(n, 1)
+        step = int(self.impute_batch)
+        mp = self.sampling == "most_probable"
+        filled = torch.cat([sequential_sample(self.net_, self.lt_, x_rep[s:s + step], b_rep[s:s + step], gen, mp)
+                            for s in range(0, len(x_rep), step)])
+        out = filled.cpu().numpy().astype(float).reshape(n, *X.shape)
+        return self.scaler_.inverse_transform(out)
+
+    def log_likelihood(self, X: np.ndarray, mask: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
+        """Chain-rule (11) log p(x_b | x_{1-b}, b) per row, in data units; ``mask`` = b (default: NaN cells).
+
+        Masked cells should hold their true values (masked NaN cells are marginalised). Real features include
+        the log-Jacobian of the standardisation, so the value is a log-density of the original data.
+        """
+        self._check_fitted()
+        X = check_matrix(X, self.schema_, fitting=False)
+        b_np = np.isnan(X) if mask is None else np.asarray(mask)
+        if b_np.shape != X.shape:
+            raise ValueError(f"mask has shape {b_np.shape} but X has shape {X.shape}; pass one 0/1 flag per cell")
+        b_np = b_np.astype(bool) | np.isnan(X)  # an unknown value cannot be observed
+        dev = torch.device(self.device)
+        gen = torch.Generator(device=dev).manual_seed(derive_seed("um-ll", int(seed)))
+        data, b = self._to_model(X), torch.as_tensor(b_np, dtype=torch.float32, device=dev)
+        ll = torch.cat([chain_rule_log_likelihood(self.net_, self.lt_, data[s:s + 4096], b[s:s + 4096], gen)
+                        for s in range(0, len(X), 4096)]).cpu().numpy().astype(float)
+        scored = b_np & ~np.isnan(X) & self.schema_.real_mask
+        return ll - (scored * np.log(self.scaler_.std_)).sum(axis=1)
+
+    # -- persistence ---------------------------------------------------------------------------------------
+    def _get_state(self) -> dict[str, np.ndarray]:
+        state = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
+        state.update(self.scaler_.get_state())
+        state.update(seed=np.array(self.seed_), best_epoch=np.array(self.best_epoch_), epochs=np.array(self.epochs_),
+                     validation_objective=np.array(self.validation_objective_))
+        return state
+
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        self._check_params()
+        self.seed_ = int(state["seed"])
+        self.scaler_ = Standardizer.from_state(state)
+        self._build()
+        self.net_.load_state_dict({k[4:]: torch.as_tensor(v) for k, v in state.items() if k.startswith("net.")})
+        self.net_.eval()
+        self.best_epoch_ = int(state["best_epoch"])
+        self.epochs_ = int(state["epochs"])
+        self.validation_objective_ = float(state["validation_objective"])
