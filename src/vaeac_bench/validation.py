@@ -14,6 +14,17 @@ def check_matrix(X: object, schema: Schema, *, fitting: bool, allow_empty_column
     real column that is not a number, an out-of-range or non-integer category code and (when fitting) a
     column with no observed value at all.
     """
+    if hasattr(X, "columns"):  # a DataFrame: name the first column that is not numeric
+        import pandas as pd
+
+        for j, name in enumerate(X.columns):
+            col = X.iloc[:, j]
+            num = pd.to_numeric(col, errors="coerce") if col.dtype.kind not in "fiub" else col
+            bad = num.isna() & col.notna()
+            if bad.any():
+                raise ValueError(f"column {name!r} holds {col[bad].iloc[0]!r}, which is not a number; this interface "
+                                 "takes real values and integer category codes (use VAEACImputer for a DataFrame "
+                                 "with categorical dtypes, or encode the column first)")
     try:
         arr = np.asarray(X, dtype=float)
     except (TypeError, ValueError) as err:
@@ -35,7 +46,7 @@ def check_matrix(X: object, schema: Schema, *, fitting: bool, allow_empty_column
         if feat.is_categorical and col.size:
             bad = (col != np.round(col)) | (col < 0) | (col >= feat.n_categories)
             if bad.any():
-                raise ValueError(f"categorical column {feat.name!r} has value {col[bad][0]!r}; codes must be integers "
+                raise ValueError(f"categorical column {feat.name!r} has value {float(col[bad][0]):g}; codes must be integers "
                                  f"in 0..{feat.n_categories - 1} (levels {list(feat.categories)})")
     if fitting and not allow_empty_columns:
         empty = np.where(~observed.any(axis=0))[0]

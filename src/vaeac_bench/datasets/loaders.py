@@ -26,7 +26,7 @@ def read_original(path: Path, fmt: OriginalFormat, spec: DatasetSpec) -> pd.Data
         raw = gzip.decompress(raw)
     na = list(spec.na_values)
     if fmt.kind == "xls":
-        df = pd.read_excel(io.BytesIO(raw), header=0 if fmt.header else None, dtype=str)
+        df = pd.read_excel(io.BytesIO(raw), header=0 if fmt.header else None, dtype=str, engine="calamine")
     else:
         text = raw.decode("utf-8")
         if fmt.kind == "arff":

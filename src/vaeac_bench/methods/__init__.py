@@ -95,10 +95,17 @@ def build(name: str, quick: bool = False, **overrides: Any) -> Imputer:
     return spec.load_class()(**params_for(name, quick, **overrides))
 
 
+def seed(est: Imputer, random_state: int | None) -> Imputer:
+    """Set ``random_state`` on methods that take one (deterministic methods have none)."""
+    if "random_state" in est.get_params(deep=False):
+        est.set_params(random_state=random_state)
+    return est
+
+
 def _ensure_registry() -> None:
     if not REGISTRY:
         importlib.import_module(".registry", __name__)
 
 
 __all__ = ["GROUPS", "REGISTRY", "Imputer", "MethodSpec", "NotFittedError", "build", "get", "params_for",
-           "register", "register_group", "resolve"]
+           "register", "register_group", "resolve", "seed"]

@@ -1,0 +1,187 @@
+"""``run-bench``: run the dataset x method x split grid and render the paper's tables beside ours."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+EPILOG = """examples:
+  run-bench                                   # paper methods on the 4 scikit-learn datasets
+  run-bench --datasets sklearn --quick        # smoke run with tiny budgets (results in bench-quick/)
+  run-bench --datasets uci --methods mean,mice,missforest --jobs 2
+  run-bench --datasets yeast,zoo --methods vaeac --splits 0,1
+  run-bench --tables 10,11 --no-run           # only re-render reports from results/
+  run-bench --list                            # registered datasets, groups and methods
+
+Finished cells are cached in --results-dir (one JSON per dataset x method x split x config), so an
+interrupted run resumes where it stopped. Data: --data-dir, then $VAEAC_BENCH_DATA, then the user cache
+(filled by --download); breast, diabetes, digits and iris ship with scikit-learn.
+"""
+
+DEFAULT_TABLES = "1,2,7,10,11"
+
+
+def _splits(text: str) -> list[int]:
+    """``5`` means splits 0..4; ``0,3`` (or ``3,`` for one) lists split indices."""
+    try:
+        if "," in text:
+            vals = [int(t) for t in text.split(",") if t.strip()]
+        else:
+            vals = list(range(int(text)))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--splits takes a count (5) or indices (0,1,2); got {text!r}") from None
+    if not vals or any(v < 0 for v in vals):
+        raise argparse.ArgumentTypeError(f"--splits takes a positive count or indices >= 0; got {text!r}")
+    return vals
+
+
+def _rate(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--missing-rate must be a number in [0, 1), got {text!r}") from None
+    if not 0.0 <= v < 1.0:
+        raise argparse.ArgumentTypeError(f"--missing-rate must be in [0, 1), got {v}")
+    return v
+
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="run-bench", description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--datasets", default="sklearn",
+                   help="dataset names and/or groups, comma-separated: uci (all 14), sklearn (the 4 embedded), "
+                        "table1, or names such as yeast,zoo (default: %(default)s)")
+    p.add_argument("--methods", default="paper",
+                   help="method names and/or groups, comma-separated: paper (mean, mice, missforest, gain, vaeac, "
+                        "gsnn, nn), gain-original (table 7's alpha grid), all (default: %(default)s)")
+    p.add_argument("--splits", type=_splits, default=list(range(5)),
+                   help="number of seeded 3:1 splits (5 in the paper), or split indices such as 0,1 or 3, (default: 5)")
+    p.add_argument("--mechanism", default="mcar", help="missingness mechanism (default: %(default)s)")
+    p.add_argument("--missing-rate", type=_rate, default=0.5, help="fraction of cells dropped (default: 0.5)")
+    p.add_argument("--n-imputations", type=_positive, default=10,
+                   help="imputations per object for multiple-imputation methods (default: 10, as §5.1)")
+    p.add_argument("--data-dir", default=None, help=f"folder with the dataset files (else ${'VAEAC_BENCH_DATA'})")
+    p.add_argument("--download", action="store_true",
+                   help="fetch missing dataset files into the user cache (sha256-verified)")
+    p.add_argument("--results-dir", default=None, help="where result files go (default: results/, or "
+                                                       "bench-quick/results with --quick)")
+    p.add_argument("--reports-dir", default=None, help="where tables go (default: reports/, or bench-quick/reports)")
+    p.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1,
+                   help="parallel cells, one thread each (default: number of cores)")
+    p.add_argument("--quick", action="store_true", help="tiny budgets for a smoke run (not comparable to the paper)")
+    p.add_argument("--tables", default=DEFAULT_TABLES,
+                   help="paper tables to render: any of 1,2,7,8,10,11, or none (default: %(default)s); "
+                        "table 8 trains the synthetic-data models itself")
+    p.add_argument("--no-run", action="store_true", help="do not compute cells, only render reports")
+    p.add_argument("--export", default=None, metavar="CSV",
+                   help="also write every result as one tidy long table (dataset, method, split, mechanism, rate, "
+                        "metric, value) to this file")
+    p.add_argument("--list", action="store_true", help="list datasets, groups and methods, then exit")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, warnings only")
+    return p
+
+
+def _list() -> None:
+    from .datasets import GROUPS, SPECS
+    from .methods import GROUPS as MGROUPS
+    from .methods import REGISTRY, resolve
+
+    resolve("all")
+    print("datasets:")
+    for name, spec in SPECS.items():
+        where = "scikit-learn" if spec.embedded else spec.path
+        print(f"  {name:16s} {spec.task:15s} {where}")
+    print("dataset groups:", ", ".join(f"{k} ({len(v)})" for k, v in GROUPS.items()))
+    print("methods:")
+    for name, spec in REGISTRY.items():
+        print(f"  {name:20s} {spec.description}")
+    print("method groups:", ", ".join(f"{k} = {','.join(v)}" for k, v in MGROUPS.items()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    log = logging.getLogger("vaeac_bench")
+    if args.list:
+        _list()
+        return 0
+    from .datasets import DataNotFoundError, load
+    from .datasets import resolve as resolve_datasets
+    from .datasets.masks import get_mechanism
+    from .methods import resolve as resolve_methods
+
+    try:
+        datasets = resolve_datasets(args.datasets)
+        methods = resolve_methods(args.methods)
+        get_mechanism(args.mechanism)
+        tables = [] if args.tables.strip().lower() == "none" else [t.strip() for t in args.tables.split(",") if t.strip()]
+        from .tables import TABLES
+
+        bad = [t for t in tables if t not in TABLES and t != "8"]
+        if bad:
+            raise ValueError(f"unknown table(s) {bad}; renderable tables: 1, 2, 7, 8, 10, 11")
+    except ValueError as err:
+        print(f"run-bench: error: {err}", file=sys.stderr)
+        return 2
+    base = Path("bench-quick") if args.quick else Path(".")
+    results_dir = Path(args.results_dir) if args.results_dir else base / "results"
+    reports_dir = Path(args.reports_dir) if args.reports_dir else base / "reports"
+
+    failed = 0
+    if not args.no_run:
+        # fail fast, before any work, on a missing or corrupted dataset file
+        try:
+            for d in datasets:
+                load(d, data_dir=args.data_dir, download=args.download)
+        except (DataNotFoundError, ValueError) as err:
+            print(f"run-bench: error: {err}", file=sys.stderr)
+            return 2
+        from .runner import plan, run
+
+        try:
+            cells = plan(datasets, methods, args.splits, args.mechanism, args.missing_rate, args.n_imputations,
+                         args.quick)
+        except (ImportError, ValueError, TypeError) as err:
+            print(f"run-bench: error: cannot set up the methods: {err}", file=sys.stderr)
+            return 2
+        summary = run(cells, results_dir, jobs=args.jobs, data_dir=args.data_dir, progress=not args.quiet)
+        log.info("computed %d, cached %d, failed %d cell(s) in %.0fs", len(summary.computed), len(summary.skipped),
+                 len(summary.failed), summary.wall_s)
+        for label, err in summary.failed.items():
+            print(f"run-bench: cell {label} failed: {err.splitlines()[0]}", file=sys.stderr)
+        failed = len(summary.failed)
+    from .tables import render_all
+
+    grid_tables = [t for t in tables if t != "8"]
+    written = render_all(results_dir, reports_dir, grid_tables, quick=args.quick, mechanism=args.mechanism,
+                         rate=args.missing_rate, n_imputations=args.n_imputations)
+    if "8" in tables:
+        from .synthetic import make_table8
+
+        written += make_table8(reports_dir, quick=args.quick)
+    if args.export:
+        from .results import atomic_write_text, iter_results, long_table
+
+        atomic_write_text(Path(args.export), long_table(iter_results(results_dir)).to_csv(index=False))
+        written.append(Path(args.export))
+    for path in written:
+        log.info("wrote %s", path)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Result files: one JSON per benchmark cell, written atomically; reading them back as tables.
+
+A cell is (dataset, method, configuration hash, split, mechanism, rate). Its file name carries all of
+them, so a re-run finds a finished cell by name and skips it, and a changed configuration never
+overwrites or mixes with an old one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+RESULT_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class CellKey:
+    """The identity of one benchmark cell."""
+
+    dataset: str
+    method: str
+    split: int
+    mechanism: str
+    rate: float
+    config_hash: str
+
+    def relpath(self) -> Path:
+        rate = f"{self.rate:g}"
+        return Path(self.dataset) / self.method / f"{self.mechanism}-{rate}_split{self.split}_{self.config_hash}.json"
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """A short stable hash of a JSON-serialisable configuration."""
+    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:10]
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a file so that it is either absent/old or complete (temp file + rename in the same folder)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def atomic_write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write one result file atomically (refuses NaN: undefined values must be ``null``)."""
+    atomic_write_text(path, json.dumps(payload, indent=1, allow_nan=False) + "\n")
+
+
+def iter_results(results_dir: Path) -> Iterator[dict[str, Any]]:
+    """Every finished result under ``results_dir`` (partial temp files are ignored)."""
+    if not results_dir.is_dir():
+        return
+    for path in sorted(results_dir.rglob("*.json")):
+        if path.name.startswith("."):
+            continue
+        try:
+            data = json.loads(path.read_text())
+        except (json.JSONDecodeError, OSError):
+            continue
+        if isinstance(data, dict) and data.get("result_schema") == RESULT_SCHEMA:
+            yield data
+
+
+LONG_COLUMNS = ["dataset", "method", "split", "mechanism", "rate", "metric", "value"]
+
+
+def long_table(results: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """One tidy row per (dataset, method, split, mechanism, rate, metric)."""
+    rows = []
+    for r in results:
+        base = {k: r[k] for k in ("dataset", "method", "split", "mechanism", "rate")}
+        values = dict(r["metrics"])
+        values.update({f"time_{k}": v for k, v in r.get("timing", {}).items()})
+        for metric, value in values.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                rows.append({**base, "metric": metric, "value": float(value)})
+    return pd.DataFrame(rows, columns=LONG_COLUMNS)

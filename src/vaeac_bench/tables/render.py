@@ -1,0 +1,198 @@
+"""Markdown reports: our mean ± std over splits beside the paper's published value, cell by cell.
+
+Only results computed with the current configuration of a method are used (a result file whose config
+hash differs, e.g. a ``--quick`` run or an older version of the method, is ignored). Cells we have not
+run say so; nothing is filled in.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..results import atomic_write_text, iter_results, long_table
+from .definitions import TABLES, TableDef
+from .published import published
+
+log = logging.getLogger("vaeac_bench")
+
+WORSE, BETTER = "▼", "▲"
+N_SPLITS = 5
+
+
+def primary_metric(kind: str, metrics: dict[str, Any]) -> float | None:
+    """The number a table shows for one result: NRMSE (or PFC if no real feature), or R²/accuracy."""
+    if kind == "imputation":
+        return metrics.get("nrmse") if metrics.get("nrmse") is not None else metrics.get("pfc")
+    return metrics.get("r2", metrics.get("accuracy"))
+
+
+def current_results(results_dir: Path, quick: bool = False, mechanism: str = "mcar", rate: float = 0.5,
+                    n_imputations: int = 10) -> list[dict[str, Any]]:
+    """Results whose config hash matches what the registry would run now (for this protocol)."""
+    from ..results import config_hash
+    from ..runner import cell_config
+
+    expected: dict[tuple[str, str], str | None] = {}
+    out = []
+    for r in iter_results(results_dir):
+        if r["mechanism"] != mechanism or float(r["rate"]) != float(rate):
+            continue
+        pair = (r["dataset"], r["method"])
+        if pair not in expected:
+            try:
+                expected[pair] = config_hash(cell_config(*pair, mechanism, rate, n_imputations, quick))
+            except Exception as err:  # a method that no longer imports cannot be reported
+                log.warning("cannot report %s/%s: %s", *pair, err)
+                expected[pair] = None
+        if r["config_hash"] == expected[pair]:
+            out.append(r)
+    return out
+
+
+def summarise(results: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """Mean and sample std over splits of each (dataset, method) for both table metrics and timings."""
+    rows = []
+    for r in results:
+        m = r["metrics"]
+        rows.append({"dataset": r["dataset"], "method": r["method"], "split": r["split"],
+                     "imputation": primary_metric("imputation", m), "downstream": primary_metric("downstream", m),
+                     "fit_s": r["timing"]["fit_s"], "impute_s": r["timing"]["impute_test_s"]})
+    df = pd.DataFrame(rows, columns=["dataset", "method", "split", "imputation", "downstream", "fit_s", "impute_s"])
+    if df.empty:
+        return pd.DataFrame(columns=["dataset", "method", "kind", "mean", "std", "n"])
+    out = []
+    for (d, meth), g in df.groupby(["dataset", "method"]):
+        for kind in ("imputation", "downstream", "fit_s", "impute_s"):
+            vals = g[kind].dropna().astype(float).to_numpy()
+            out.append({"dataset": d, "method": meth, "kind": kind, "mean": vals.mean() if vals.size else np.nan,
+                        "std": vals.std(ddof=1) if vals.size > 1 else np.nan, "n": int(vals.size)})
+    return pd.DataFrame(out)
+
+
+def _fmt(mean: float, std: float) -> str:
+    if np.isnan(std):
+        return f"{mean:.3f}"
+    return f"{mean:.3f} ± {std:.3f}"
+
+
+def _ours(summary: pd.DataFrame, table: TableDef, dataset: str, method: str) -> str:
+    hit = summary[(summary.dataset == dataset) & (summary.method == method) & (summary.kind == table.metric)]
+    if hit.empty or hit.iloc[0]["n"] == 0:
+        return "not run"
+    row = hit.iloc[0]
+    text = _fmt(row["mean"], row["std"])
+    if row["n"] < N_SPLITS:
+        text += f" ({row['n']}/{N_SPLITS} splits)"
+    pub = published(table.number, dataset, method)
+    if pub is not None and not np.isnan(pub[1]) and pub[1] > 0:
+        lo, hi = pub[0] - 2 * pub[1], pub[0] + 2 * pub[1]
+        if not lo <= row["mean"] <= hi:
+            better = (row["mean"] > hi) if table.higher_is_better else (row["mean"] < lo)
+            text += " " + (BETTER if better else WORSE)
+    return text
+
+
+def _paper(table: TableDef, dataset: str, method: str) -> str:
+    pub = published(table.number, dataset, method)
+    return pub[2] if pub is not None else "—"
+
+
+def _labels(methods: Iterable[str]) -> dict[str, str]:
+    from ..methods import get
+
+    out = {}
+    for m in methods:
+        try:
+            out[m] = get(m).label or m
+        except ValueError:
+            out[m] = m
+    return out
+
+
+LEGEND = (f"Ours: mean ± sample std over the splits we ran ({N_SPLITS} seeded 3:1 splits, 50% MCAR; fewer are "
+          f"flagged). Paper: the published value, loaded from `src/vaeac_bench/tables/published.csv`. "
+          f"{WORSE} ours is outside the paper's mean ± 2 std on the worse side, {BETTER} on the better side. "
+          "\"not run\": no result with the method's current configuration; \"—\": the paper has no such cell.")
+
+
+def render_table(table: TableDef, summary: pd.DataFrame) -> str:
+    """The Markdown text of one paper table, ours beside the paper's."""
+    methods = table.methods + table.extra_methods
+    labels = _labels(methods)
+    from ..datasets import get_spec
+
+    ds_label = {d: get_spec(d).title for d in table.datasets}
+    lines = [f"# Table {table.number}", "", table.title, ""]
+    if table.rows == "datasets":
+        head = ["Dataset"]
+        for m in methods:
+            head += [f"{labels[m]} (ours)"] + ([f"{labels[m]} (paper)"] if m in table.methods else [])
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for d in table.datasets:
+            cells = [ds_label[d]]
+            for m in methods:
+                cells.append(_ours(summary, table, d, m))
+                if m in table.methods:
+                    cells.append(_paper(table, d, m))
+            lines.append("| " + " | ".join(cells) + " |")
+    else:
+        head = ["Method"] + [ds_label[d] for d in table.datasets]
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for m in methods:
+            lines.append("| " + " | ".join([f"{labels[m]} (ours)"] + [_ours(summary, table, d, m)
+                                                                      for d in table.datasets]) + " |")
+            if m in table.methods:
+                lines.append("| " + " | ".join([f"{labels[m]} (paper)"] + [_paper(table, d, m)
+                                                                           for d in table.datasets]) + " |")
+    lines += ["", LEGEND, ""]
+    return "\n".join(lines)
+
+
+def render_timing(summary: pd.DataFrame) -> str:
+    """Mean fit and test-imputation wall time per dataset and method (single-threaded jobs)."""
+    lines = ["# Wall time per cell", "",
+             "Mean over splits of the fit time and of the time to impute the test set (n imputations), in "
+             "seconds, one thread per job. Measured on the machine named in each result file.", ""]
+    if summary.empty:
+        return "\n".join(lines + ["No results yet.", ""])
+    methods = sorted(summary.method.unique())
+    lines += ["| Dataset | " + " | ".join(f"{m} fit / impute" for m in methods) + " |",
+              "|" + "---|" * (len(methods) + 1)]
+    for d in sorted(summary.dataset.unique()):
+        cells = []
+        for m in methods:
+            f = summary[(summary.dataset == d) & (summary.method == m) & (summary.kind == "fit_s")]
+            i = summary[(summary.dataset == d) & (summary.method == m) & (summary.kind == "impute_s")]
+            cells.append("—" if f.empty else f"{f.iloc[0]['mean']:.1f} / {i.iloc[0]['mean']:.2f}")
+        lines.append(f"| {d} | " + " | ".join(cells) + " |")
+    return "\n".join(lines + [""])
+
+
+def render_all(results_dir: str | Path, reports_dir: str | Path, tables: Iterable[str] = ("1", "2", "10", "11"),
+               quick: bool = False, mechanism: str = "mcar", rate: float = 0.5,
+               n_imputations: int = 10) -> list[Path]:
+    """Write the requested tables, a timing table and the tidy long CSV; return the paths written."""
+    results_dir, reports_dir = Path(results_dir), Path(reports_dir)
+    results = current_results(results_dir, quick, mechanism, rate, n_imputations)
+    summary = summarise(results)
+    written = []
+    for number in tables:
+        if number not in TABLES:
+            raise ValueError(f"no renderer for table {number!r}; tables: {', '.join(sorted(TABLES, key=int))}")
+        path = reports_dir / TABLES[number].filename
+        atomic_write_text(path, render_table(TABLES[number], summary))
+        written.append(path)
+    path = reports_dir / "timing.md"
+    atomic_write_text(path, render_timing(summary))
+    written.append(path)
+    path = reports_dir / "results_long.csv"
+    atomic_write_text(path, long_table(results).sort_values(
+        ["dataset", "method", "split", "metric"]).to_csv(index=False, float_format="%.6g"))
+    written.append(path)
+    return written

@@ -1,0 +1,101 @@
+"""The contract every registered method meets (one file, parametrised over the whole registry).
+
+Tested through the registry with the quick budget: shapes, observed cells kept, valid codes, determinism
+for a fixed ``random_state``, identical imputations after save/load, bad input refused, parameters reach
+the constructor.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import correlated_mixed
+
+from vaeac_bench.methods import REGISTRY, NotFittedError, build, params_for, resolve, seed
+
+METHODS = resolve("all")
+
+
+def _fitted(name: str, obs, schema, random_state: int = 0):
+    return seed(build(name, quick=True), random_state).fit(obs, schema)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return correlated_mixed(n=160, seed=1)
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_registry_parameters_reach_the_constructor(name):
+    est = build(name, quick=True)
+    got = est.get_params(deep=False)
+    for key, value in params_for(name, quick=True).items():
+        assert got[key] == value, f"{name}: parameter {key} did not reach the method"
+    assert REGISTRY[name].label
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_imputations_have_the_right_shape_and_keep_observed_cells(name, data):
+    truth, obs, schema = data
+    est = _fitted(name, obs, schema)
+    imps = est.impute(obs, n=4)
+    n_eff = 4 if est.multiple else 1
+    assert imps.shape == (n_eff, *obs.shape)
+    observed = ~np.isnan(obs)
+    for imp in imps:
+        np.testing.assert_array_equal(imp[observed], obs[observed])
+        assert not np.isnan(imp).any()
+        codes = imp[:, 3]
+        assert np.all(codes == np.round(codes)) and codes.min() >= 0 and codes.max() <= 2
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_same_random_state_gives_the_same_imputations(name, data):
+    truth, obs, schema = data
+    a = _fitted(name, obs, schema, 7).impute(obs[:40], n=3)
+    b = _fitted(name, obs, schema, 7).impute(obs[:40], n=3)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_save_and_load_give_identical_imputations(name, data, tmp_path):
+    truth, obs, schema = data
+    est = _fitted(name, obs, schema, 3)
+    before = est.impute(obs[:50], n=3)
+    est.save(tmp_path / name)
+    assert not list((tmp_path / name).glob("*.pkl"))
+    loaded = type(est).load(tmp_path / name)
+    assert loaded.get_params() == est.get_params()
+    np.testing.assert_array_equal(loaded.impute(obs[:50], n=3), before)
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_bad_input_is_refused_with_a_clear_message(name, data):
+    truth, obs, schema = data
+    est = build(name, quick=True)
+    with pytest.raises(NotFittedError, match="not fitted"):
+        est.impute(obs)
+    bad = obs.copy()
+    bad[0, 1] = np.inf
+    with pytest.raises(ValueError, match="column 'x2' contains inf"):
+        build(name, quick=True).fit(bad, schema)
+    empty = obs.copy()
+    empty[:, 2] = np.nan
+    with pytest.raises(ValueError, match=r"\['x3'\] have no observed value"):
+        build(name, quick=True).fit(empty, schema)
+    with pytest.raises(ValueError, match="0 rows"):
+        build(name, quick=True).fit(obs[:0], schema)
+    frame = pd.DataFrame(obs, columns=schema.names).astype(object)
+    frame.iloc[3, 0] = "3.1 cm"
+    with pytest.raises(ValueError, match="column 'x1' holds '3.1 cm'"):
+        build(name, quick=True).fit(frame, schema)
+    with pytest.raises(ValueError, match="categorical column 'c' has value 7"):
+        bad = obs.copy()
+        bad[0, 3] = 7
+        build(name, quick=True).fit(bad, schema)
+    fitted = _fitted(name, obs, schema)
+    with pytest.raises(ValueError, match="3 columns but the schema has 4"):
+        fitted.impute(obs[:, :3])
+    with pytest.raises(ValueError, match="positive integer"):
+        fitted.impute(obs, n=0)
