@@ -60,7 +60,7 @@ def test_array_with_categorical_features_returns_original_level_values():
     out = imp.transform(X)
     assert set(np.unique(out[:, 1])) <= set(levels) and not np.isnan(out).any()
     assert imp.method_.schema_.n_categories == [0, 3]
-    with pytest.raises(ValueError, match=r"column 1 has value 7\.0, unseen during fit"):
+    with pytest.raises(ValueError, match=r"categorical column 1 has value 7\.0, unseen during fit"):
         imp.transform(np.array([[0.0, 7.0]]))
 
 
@@ -141,9 +141,8 @@ def test_all_missing_column_at_fit_is_refused_and_all_missing_row_is_imputed():
     with pytest.raises(ValueError, match=r"\['size'\] have no observed value"):
         VAEACImputer(**TINY).fit(bad)
     imp = VAEACImputer(**TINY, random_state=0).fit(df)
-    row = df.iloc[:1].copy()
-    row.loc[:, :] = None
-    out = imp.transform(row.astype(df.dtypes.to_dict()))
+    row = pd.DataFrame({c: pd.Series([None], dtype=df[c].dtype) for c in df.columns})
+    out = imp.transform(row)
     assert out.notna().all().all()
 
 

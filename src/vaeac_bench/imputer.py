@@ -112,7 +112,10 @@ class VAEACImputer(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "method_")
         codes = self._encode(X, fitting=False)
         draws = self.method_.impute(codes, n=int(self.n_imputations))
-        return self._decode(aggregate(draws, self.schema_), X)
+        point = aggregate(draws, self.schema_)
+        seen = ~np.isnan(codes)
+        point[seen] = codes[seen]  # observed cells exactly as given (a mean of n copies may differ in the last bit)
+        return self._decode(point, X)
 
     def sample(self, X: Any, n: int = 10, random_state: int | None = None) -> Any:
         """``n`` imputations of ``X``: an array (n, rows, D), or a list of ``n`` DataFrames for a DataFrame."""
@@ -215,7 +218,8 @@ class VAEACImputer(TransformerMixin, BaseEstimator):
             pos_c = np.minimum(pos, lev.size - 1)
             bad = lev[pos_c] != col[ok]
             if bad.any():
-                raise ValueError(f"categorical column {j} has value {col[ok][bad][0]!r}, unseen during fit (known "
+                val = float(col[ok][bad][0])
+                raise ValueError(f"categorical column {j} has value {val!r}, unseen during fit (known "
                                  f"levels: {lev.tolist()}); map it to a known level or set it to NaN to impute it")
             out[ok, j] = pos_c
         return out
@@ -279,8 +283,9 @@ class VAEACImputer(TransformerMixin, BaseEstimator):
             return "category"
         if listed:
             if not _is_numeric(col):
-                raise ValueError(f"column {name!r} is listed in categorical_features but has dtype {col.dtype}; convert "
-                                 f"it with X[{name!r}].astype('category') and leave it out of categorical_features")
+                raise ValueError(f"column {name!r} is listed in categorical_features but has dtype {col.dtype}; "
+                                 f"convert it with X[{name!r}].astype('category') and leave it out of "
+                                 "categorical_features")
             return "category"
         if _is_numeric(col):
             return "real"

@@ -6,8 +6,8 @@
   layout (NaN = missing) for a network.
 * :func:`log_prob`, :func:`sample`, :func:`categorical_log_probs`: masked mixed Gaussian/categorical
   likelihood (σ fixed at 1 or learnt; categorical probabilities clamped at 1e-4) and sampling.
-* :class:`ResidualBlock`, :class:`SplitLinear`, :func:`make_activation`, :func:`build_seeded`: layers and seeded initialisation
-  without torch's global RNG.
+* :class:`ResidualBlock`, :class:`SplitLinear`, :func:`make_activation`, :func:`build_seeded`: layers and
+  seeded initialisation without torch's global RNG.
 * :func:`split_gaussian`, :func:`kl_normal`, :func:`log_normal`, :func:`normal_gamma_regulariser`: latent
   Gaussians.
 
@@ -24,7 +24,8 @@ from .likelihood import MIN_PROB, SIGMA_FLOOR, categorical_log_probs, gaussian_s
 
 __all__ = [
     "ACTIVATIONS", "LATENT_SIGMA_FLOOR", "MIN_PROB", "SIGMA_FLOOR", "FeatureLayout", "LayoutTensors",
-    "ResidualBlock", "SplitLinear", "build_seeded", "categorical_log_probs", "expand_mask", "full_input", "gaussian_sigma",
+    "ResidualBlock", "SplitLinear", "build_seeded", "categorical_log_probs", "expand_mask", "full_input",
+    "gaussian_sigma",
     "kl_normal", "log_normal", "log_prob", "make_activation", "normal_gamma_regulariser", "observed_input",
     "one_hot", "reset_linear_", "sample", "split_gaussian",
 ]

@@ -31,7 +31,8 @@ def _estimate(kind: str, model: VAEACModel, x: np.ndarray | torch.Tensor, b: np.
     with torch.inference_mode():
         for s in range(0, len(data), chunk):
             part, bb = data[s:s + chunk], bt[s:s + chunk]
-            est = model.iwae(part, bb, n_samples, generator) if kind == "iwae" else model.mc(part, bb, n_samples, generator)
+            fn = model.iwae if kind == "iwae" else model.mc
+            est = fn(part, bb, n_samples, generator)
             out.append(est.double().cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0)
 

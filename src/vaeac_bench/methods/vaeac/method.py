@@ -127,13 +127,16 @@ class VAEACMethod(Imputer):
     def _build_model(self, schema: Schema, seed: int) -> VAEACModel:
         layout = FeatureLayout.from_schema(schema, learn_sigma=bool(self.learn_sigma))
         gen = torch.Generator().manual_seed(derive_seed(seed, "init"))
-        return VAEACModel(layout, self._arch(), self._objective(), fused=self.mode == "fast", generator=gen,
+        fast = self.mode == "fast"
+        return VAEACModel(layout, self._arch(), self._objective(), fused=fast, zero_latent_heads=fast, generator=gen,
                           device=resolve_device(self.device))
 
     # -- Imputer interface ----------------------------------------------------------------------------------
     def _fit(self, X: np.ndarray, schema: Schema) -> None:
         self._objective()  # validate alpha / delta_prior before any work
-        seed = self.random_state if self.random_state is not None else int(np.random.SeedSequence().generate_state(1)[0])
+        seed = self.random_state
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1)[0])
         self.seed_ = int(seed)
         self.scaler_ = Standardizer().fit(X, schema) if self.standardize else _identity_scaler(X.shape[1])
         Xs = self.scaler_.transform(X)

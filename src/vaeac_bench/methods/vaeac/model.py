@@ -74,8 +74,14 @@ class VAEACModel(nn.Module):
     """Proposal, prior and generator networks with the hybrid objective (16) and the estimators (17), (18)."""
 
     def __init__(self, layout: FeatureLayout, arch: ArchConfig | None = None, objective: ObjectiveConfig | None = None,
-                 *, fused: bool = True, generator: torch.Generator | None = None, device: torch.device | str = "cpu"):
-        """Build the networks for ``layout``; weights are drawn from ``generator`` (never the global RNG)."""
+                 *, fused: bool = True, zero_latent_heads: bool = False, generator: torch.Generator | None = None,
+                 device: torch.device | str = "cpu"):
+        """Build the networks for ``layout``; weights are drawn from ``generator`` (never the global RNG).
+
+        ``zero_latent_heads`` starts the prior's and the proposal's output layers at zero, so both begin as
+        N(0, softplus(0)²) and the KL term starts at 0 (a deliberate difference from the reference's
+        default init, used by the fast mode: see docs/vaeac.md for the measured effect).
+        """
         super().__init__()
         arch = arch or ArchConfig()
         objective = objective or ObjectiveConfig()
@@ -87,8 +93,14 @@ class VAEACModel(nn.Module):
         self.fused = fused
         if generator is None:
             generator = torch.Generator().manual_seed(0)
-        self.nets = build_seeded(lambda: VAEACNetworks(layout.in_width, layout.n_features, layout.out_width, arch, fused),
-                                 generator, device)
+        self.nets = build_seeded(
+            lambda: VAEACNetworks(layout.in_width, layout.n_features, layout.out_width, arch, fused), generator, device)
+        if zero_latent_heads:
+            with torch.no_grad():
+                for net in (self.nets.prior, self.nets.proposal):
+                    if net is not None:
+                        net.head.weight.zero_()
+                        net.head.bias.zero_()
         self._lt = layout.tensors(device)
 
     # the index tensors follow the module's device
@@ -161,7 +173,8 @@ class VAEACModel(nn.Module):
         return -vlb.mean()
 
     # -- likelihood estimators -----------------------------------------------------------------------------
-    def iwae(self, batch: Batch, b: torch.Tensor, n_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def iwae(self, batch: Batch, b: torch.Tensor, n_samples: int,
+             generator: torch.Generator | None = None) -> torch.Tensor:
         """Importance-sampling estimate (18) of log p(x_b | x_{1-b}, b) per row, z_s ~ q(z | x, b)."""
         mu_p, sig_p, ctx = self.prior(batch, b)
         if sig_p is None:
@@ -174,7 +187,8 @@ class VAEACModel(nn.Module):
         log_w = rec + log_normal(z, mu_p, sig_p) - log_normal(z, mu_q, sig_q)
         return torch.logsumexp(log_w, dim=0) - math.log(n_samples)
 
-    def mc(self, batch: Batch, b: torch.Tensor, n_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def mc(self, batch: Batch, b: torch.Tensor, n_samples: int,
+           generator: torch.Generator | None = None) -> torch.Tensor:
         """Monte-Carlo estimate (17) of log p(x_b | x_{1-b}, b) per row, z_s ~ p(z | x_{1-b}, b)."""
         mu_p, sig_p, ctx = self.prior(batch, b)
         if sig_p is None:  # a point mass: the estimate is exact with one sample

@@ -189,7 +189,8 @@ def train(model: VAEACModel, X: np.ndarray, cfg: TrainConfig, seed: int, *, verb
             hist.best_score, hist.best_epoch = score, epoch
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if verbose:
-            print(f"epoch {epoch}: validation log-likelihood {score:.4f} (best {hist.best_score:.4f} @ {hist.best_epoch})")
+            print(f"epoch {epoch}: validation log-likelihood {score:.4f} "
+                  f"(best {hist.best_score:.4f} @ {hist.best_epoch})")
 
     t0 = time.perf_counter()
     excluded = 0.0
