@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import correlated_mixed
 
+from conftest import correlated_mixed
 from vaeac_bench.methods import REGISTRY, NotFittedError, build, params_for, resolve, seed
 
 METHODS = resolve("all")

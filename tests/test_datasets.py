@@ -7,8 +7,8 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import DATA_DIR, needs_data
 
+from conftest import DATA_DIR, needs_data
 from vaeac_bench.datasets import GROUPS, SPECS, ChecksumError, DataNotFoundError, get_spec, load, resolve
 from vaeac_bench.datasets.loaders import frame_to_table, read_canonical, read_original
 from vaeac_bench.datasets.sources import fetch, sha256_of

@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         datasets = resolve_datasets(args.datasets)
         methods = resolve_methods(args.methods)
         get_mechanism(args.mechanism)
-        tables = [] if args.tables.strip().lower() == "none" else [t.strip() for t in args.tables.split(",") if t.strip()]
+        tables = [t.strip() for t in args.tables.split(",") if t.strip() and t.strip().lower() != "none"]
         from .tables import TABLES
 
         bad = [t for t in tables if t not in TABLES and t != "8"]

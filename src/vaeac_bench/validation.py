@@ -29,7 +29,8 @@ def check_matrix(X: object, schema: Schema, *, fitting: bool, allow_empty_column
         arr = np.asarray(X, dtype=float)
     except (TypeError, ValueError) as err:
         raise ValueError(f"input could not be read as numbers ({err}); pass a float array with NaN for missing "
-                         "cells and categorical columns as integer codes (or use VAEACImputer on a DataFrame)") from None
+                         "cells and categorical columns as integer codes (or use VAEACImputer on a DataFrame)"
+                         ) from None
     if arr.ndim != 2:
         raise ValueError(f"expected a 2-D array (rows, columns), got shape {arr.shape}")
     if arr.shape[1] != len(schema):
@@ -46,8 +47,8 @@ def check_matrix(X: object, schema: Schema, *, fitting: bool, allow_empty_column
         if feat.is_categorical and col.size:
             bad = (col != np.round(col)) | (col < 0) | (col >= feat.n_categories)
             if bad.any():
-                raise ValueError(f"categorical column {feat.name!r} has value {float(col[bad][0]):g}; codes must be integers "
-                                 f"in 0..{feat.n_categories - 1} (levels {list(feat.categories)})")
+                raise ValueError(f"categorical column {feat.name!r} has value {float(col[bad][0]):g}; codes must be "
+                                 f"integers in 0..{feat.n_categories - 1} (levels {list(feat.categories)})")
     if fitting and not allow_empty_columns:
         empty = np.where(~observed.any(axis=0))[0]
         if empty.size:

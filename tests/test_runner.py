@@ -1,0 +1,99 @@
+"""The runner: one atomic file per cell, cached cells skipped, an interrupted run resumes losing nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vaeac_bench.results import iter_results, long_table
+from vaeac_bench.runner import plan, run
+
+
+def _files(d):
+    return sorted(p for p in d.rglob("*.json"))
+
+
+def test_cells_are_written_once_and_skipped_when_rerun(tmp_path):
+    cells = plan(["iris"], ["mean"], [0, 1, 2])
+    first = run(cells, tmp_path, jobs=1, progress=False)
+    assert len(first.computed) == 3 and not first.skipped and not first.failed
+    files = _files(tmp_path)
+    assert len(files) == 3
+    stamps = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in files}
+    second = run(cells, tmp_path, jobs=1, progress=False)
+    assert second.computed == [] and len(second.skipped) == 3
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in _files(tmp_path)} == stamps
+
+
+def test_result_file_records_config_seed_metrics_timing_versions(tmp_path):
+    run(plan(["iris"], ["mean"], [0]), tmp_path, progress=False)
+    (path,) = _files(tmp_path)
+    r = json.loads(path.read_text())
+    assert r["dataset"] == "iris" and r["method"] == "mean" and r["split"] == 0
+    assert r["config"]["method_config"]["class"] == "MeanModeImputer"
+    assert set(r["metrics"]) == {"nrmse", "pfc", "accuracy"} and 0.5 < r["metrics"]["nrmse"] < 1.5
+    assert r["n_imputations"] == {"requested": 10, "returned": 1}
+    assert {f["name"] for f in r["per_feature"]} >= {"sepal length (cm)", "target"}
+    assert r["timing"]["fit_s"] >= 0 and "numpy" in r["versions"] and r["seeds"]["split"] == 0
+    assert r["config_hash"] in path.name
+
+
+def test_interrupted_run_resumes_without_recomputing_finished_cells(tmp_path):
+    """Simulate a kill after the second finished cell; the re-run computes exactly the rest."""
+    cells = plan(["iris", "breast"], ["mean"], [0, 1, 2])
+    done = []
+
+    def kill_after_two(label, error):
+        done.append(label)
+        if len(done) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(cells, tmp_path, jobs=1, progress=False, on_cell_done=kill_after_two)
+    survivors = {p: p.read_bytes() for p in _files(tmp_path)}
+    assert len(survivors) == 2 and not list(tmp_path.rglob("*.tmp"))
+    resumed = run(cells, tmp_path, jobs=1, progress=False)
+    assert sorted(resumed.skipped) == sorted(done) and len(resumed.computed) == 4
+    for p, content in survivors.items():
+        assert p.read_bytes() == content
+
+
+def test_parallel_jobs_give_the_same_numbers_as_one_job(tmp_path):
+    cells = plan(["iris"], ["missforest"], [0, 1], quick=True)
+    run(cells, tmp_path / "a", jobs=1, progress=False)
+    run(cells, tmp_path / "b", jobs=2, progress=False)
+    a = {(r["split"]): r["metrics"] for r in iter_results(tmp_path / "a")}
+    b = {(r["split"]): r["metrics"] for r in iter_results(tmp_path / "b")}
+    assert a == b
+
+
+def test_a_failing_cell_writes_nothing_and_leaves_other_results_intact(tmp_path, monkeypatch):
+    cells = plan(["iris"], ["mean"], [0, 1])
+    run(cells[:1], tmp_path, progress=False)
+    kept = {p: p.read_bytes() for p in _files(tmp_path)}
+
+    import vaeac_bench.runner as runner
+
+    def broken(cell, data_dir=None, threads=1):
+        raise ValueError("column 'x' is broken")
+
+    monkeypatch.setattr(runner, "compute_cell", broken)
+    summary = run(cells, tmp_path, progress=False)
+    assert list(summary.failed) == ["iris/mean/split1"] and "column 'x'" in summary.failed["iris/mean/split1"]
+    assert {p: p.read_bytes() for p in _files(tmp_path)} == kept
+
+
+def test_a_changed_configuration_is_a_different_cell(tmp_path):
+    full = plan(["iris"], ["missforest"], [0])
+    quick = plan(["iris"], ["missforest"], [0], quick=True)
+    assert full[0].key.config_hash != quick[0].key.config_hash
+    assert plan(["iris"], ["missforest"], [0], rate=0.3)[0].key.relpath() != full[0].key.relpath()
+
+
+def test_tidy_long_table(tmp_path):
+    run(plan(["iris", "diabetes"], ["mean"], [0]), tmp_path, progress=False)
+    df = long_table(iter_results(tmp_path))
+    assert list(df.columns) == ["dataset", "method", "split", "mechanism", "rate", "metric", "value"]
+    assert set(df.metric) >= {"nrmse", "accuracy", "r2", "time_fit_s"}
+    assert df[(df.dataset == "diabetes") & (df.metric == "pfc")].shape[0] == 1  # the binary 'sex' column

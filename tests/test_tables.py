@@ -1,0 +1,50 @@
+"""Reports: the paper's numbers come from the data file; ours sit beside them; outliers are marked."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from vaeac_bench.tables import TABLES, load_published, render_table
+from vaeac_bench.tables.published import published
+from vaeac_bench.tables.render import BETTER, WORSE
+
+
+def test_published_numbers_are_complete():
+    df = load_published()
+    for table, n in (("1", 20), ("2", 20), ("7", 84), ("10", 84), ("11", 84), ("8", 6)):
+        assert (df.table == table).sum() == n, table
+    assert published("10", "mushroom", "gsnn") == (0.2412, 0.0009, "0.2412 ± 0.0009")
+    assert published("11", "concrete", "nn")[:2] == (0.0, 1.0)
+    assert published("1", "yeast", "nn") is None
+
+
+def _summary(rows):
+    return pd.DataFrame([{"dataset": d, "method": m, "kind": k, "mean": mu, "std": sd, "n": n}
+                         for d, m, k, mu, sd, n in rows], columns=["dataset", "method", "kind", "mean", "std", "n"])
+
+
+def test_render_marks_values_outside_two_paper_std_and_says_what_is_missing():
+    # paper table 10, yeast: MICE 0.98 ± 0.02 (2 std: 0.94..1.02), MissForest 1.00 ± 0.02
+    summ = _summary([("yeast", "mice", "imputation", 1.10, 0.01, 5),     # worse than the paper's range
+                     ("yeast", "missforest", "imputation", 0.90, 0.01, 5),  # better
+                     ("yeast", "vaeac", "imputation", 0.95, 0.01, 3)])     # inside, but only 3 splits
+    text = render_table(TABLES["10"], summ)
+    row = next(line for line in text.splitlines() if line.startswith("| Yeast"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == f"1.100 ± 0.010 {WORSE}" and cells[2] == "0.98 ± 0.02"
+    assert cells[3] == f"0.900 ± 0.010 {BETTER}"
+    assert cells[7] == "0.950 ± 0.010 (3/5 splits)"
+    assert cells[5] == "not run"
+    assert "Mean/mode (ours)" in text and "published.csv" in text
+
+
+def test_downstream_tables_treat_higher_as_better():
+    summ = _summary([("zoo", "mice", "downstream", 0.95, 0.01, 5)])  # paper 0.78 ± 0.06 (2 std: up to 0.90)
+    text = render_table(TABLES["11"], summ)
+    assert f"0.950 ± 0.010 {BETTER}" in text
+
+
+def test_methods_as_rows_layout():
+    text = render_table(TABLES["1"], _summary([]))
+    assert "| MICE (paper) | 0.964 ± 0.007 | 1.01 ± 0.01 |" in text
+    assert "| Method | Wine quality (white) | Yeast |" in text
