@@ -28,7 +28,8 @@ from .training import TrainConfig, TrainHistory, train
 TARGET_STEPS = 6000
 MIN_EPOCHS = 50
 MAX_EPOCHS = 500
-DEFAULT_PATIENCE = None
+DEFAULT_VALIDATE_EVERY = 5  # fast mode: validation IWAE every 5 epochs (reference mode: every epoch)
+DEFAULT_PATIENCE = 50  # fast mode: stop after 50 epochs without a better validation IWAE
 
 
 def default_epochs(n_rows: int, batch_size: int = 64, validation_fraction: float = 0.25) -> int:
@@ -69,7 +70,8 @@ class VAEACMethod(Imputer):
                  latent_dim: int = 64, activation: str = "leaky_relu", skip_connections: bool = True,
                  hidden_sizes: tuple[int, ...] | None = None, epochs: int | None = None, batch_size: int = 64,
                  lr: float = 3e-4, validation_fraction: float = 0.25, validation_samples: int = 25,
-                 validate_every: int = 1, patience: int | None = DEFAULT_PATIENCE, mask_prob: float = 0.2,
+                 validate_every: int = DEFAULT_VALIDATE_EVERY, patience: int | None = DEFAULT_PATIENCE,
+                 mask_prob: float = 0.2,
                  learn_sigma: bool = False, sample_most_probable: bool = True, standardize: bool = True,
                  sigma_mu: float = 1e4, sigma_sigma: float = 1e-4, mode: str = "fast", bf16: bool = False,
                  random_state: int | None = None, device: str = "cpu", verbose: int = 0):
@@ -118,10 +120,12 @@ class VAEACMethod(Imputer):
     def _train_config(self, n_rows: int) -> TrainConfig:
         epochs = self.epochs if self.epochs is not None else default_epochs(n_rows, self.batch_size,
                                                                             self.validation_fraction)
+        reference = self.mode == "reference"  # the authors' schedule: validate every epoch, no early stop
         return TrainConfig(epochs=int(epochs), batch_size=int(self.batch_size), lr=float(self.lr),
                            validation_fraction=float(self.validation_fraction),
-                           validation_samples=int(self.validation_samples), validate_every=int(self.validate_every),
-                           patience=None if self.patience is None else int(self.patience),
+                           validation_samples=int(self.validation_samples),
+                           validate_every=1 if reference else int(self.validate_every),
+                           patience=None if reference or self.patience is None else int(self.patience),
                            mask_prob=float(self.mask_prob), mode=self.mode, bf16=bool(self.bf16))
 
     def _build_model(self, schema: Schema, seed: int) -> VAEACModel:

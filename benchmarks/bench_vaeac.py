@@ -1,0 +1,150 @@
+"""asv benchmarks of VAEAC (scikit-learn asv_benchmarks style: classes with setup / time_* / peakmem_*).
+
+Data: a Yeast-shaped table (1113 rows = Yeast's training split, 8 real columns and one 10-level
+categorical, 50% missing) generated here, so the suite needs no data files. Devices: CPU, plus CUDA when
+``torch.cuda.is_available()``. Torch runs on one thread, as the benchmark runner does.
+
+    asv run --bench bench_vaeac          # with an asv.conf.json pointing at this folder
+    python -m benchmarks.bench_vaeac     # a quick direct run of every benchmark once
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from vaeac_bench.methods.vaeac import Batch, TrainConfig, VAEACMethod, VAEACModel
+from vaeac_bench.methods.vaeac.training import draw_mask, make_optimizer
+from vaeac_bench.nn import FeatureLayout
+from vaeac_bench.schema import Schema
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+SCHEMA = Schema.from_kinds([f"r{i}" for i in range(8)] + ["class"], [0] * 8 + [10])
+
+
+def yeast_like(n: int = 1113, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    cls = rng.integers(0, 10, n)
+    real = rng.normal(size=(n, 8)) + cls[:, None] * 0.1
+    X = np.column_stack([real, cls]).astype(float)
+    X[rng.random(X.shape) < 0.5] = np.nan
+    return X
+
+
+class TrainStep:
+    """One optimiser step on a batch of 64 rows (training throughput)."""
+
+    param_names = ["mode", "device", "bf16"]
+    params = (["fast", "reference"], DEVICES, [False, True])
+    timeout = 300
+
+    def setup(self, mode: str, device: str, bf16: bool) -> None:
+        if mode == "reference" and bf16:
+            raise NotImplementedError  # asv skips this combination
+        torch.set_num_threads(1)
+        fast = mode == "fast"
+        self.model = VAEACModel(FeatureLayout.from_schema(SCHEMA), fused=fast, zero_latent_heads=fast,
+                                generator=torch.Generator().manual_seed(0), device=device)
+        X = torch.tensor(yeast_like(), dtype=torch.float32, device=device)
+        self.data = Batch.from_values(X, self.model)
+        self.opt = make_optimizer(self.model, TrainConfig(epochs=1, mode=mode))
+        self.gen = torch.Generator(device=device).manual_seed(1)
+        self.bf16 = bf16
+        self.device = device
+        self.step()  # warm-up
+
+    def step(self) -> None:
+        idx = torch.randint(0, len(self.data), (64,), generator=self.gen, device=self.device)
+        batch = self.data[idx]
+        b = draw_mask(batch.missing, 0.2, self.gen)
+        with torch.autocast(device_type=self.device, dtype=torch.bfloat16, enabled=self.bf16):
+            loss = self.model.loss(batch, b, self.gen)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+
+    def time_train_step(self, mode: str, device: str, bf16: bool) -> None:
+        self.step()
+
+    def peakmem_train_step(self, mode: str, device: str, bf16: bool) -> None:
+        self.step()
+
+
+class Validation:
+    """One validation pass: IWAE with 25 samples over 278 rows (Yeast's validation rows)."""
+
+    param_names = ["mode", "device"]
+    params = (["fast", "reference"], DEVICES)
+
+    def setup(self, mode: str, device: str) -> None:
+        torch.set_num_threads(1)
+        fast = mode == "fast"
+        self.model = VAEACModel(FeatureLayout.from_schema(SCHEMA), fused=fast, zero_latent_heads=fast,
+                                generator=torch.Generator().manual_seed(0), device=device)
+        X = torch.tensor(yeast_like(278), dtype=torch.float32, device=device)
+        self.data = Batch.from_values(X, self.model)
+        self.gen = torch.Generator(device=device).manual_seed(1)
+        self.b = draw_mask(self.data.missing, 0.2, self.gen)
+
+    def time_iwae25(self, mode: str, device: str) -> None:
+        with torch.inference_mode():
+            float(self.model.iwae(self.data, self.b, 25, self.gen).mean())
+
+
+class Imputation:
+    """Fit once (2 epochs), then time 10 imputations of 371 test rows (sampling latency) and peak memory."""
+
+    param_names = ["device"]
+    params = (DEVICES,)
+    timeout = 600
+
+    def setup(self, device: str) -> None:
+        torch.set_num_threads(1)
+        self.method = VAEACMethod(epochs=2, random_state=0, device=device).fit(yeast_like(), SCHEMA)
+        self.X = yeast_like(371, seed=1)
+
+    def time_impute_10(self, device: str) -> None:
+        self.method.impute(self.X, n=10)
+
+    def peakmem_impute_10(self, device: str) -> None:
+        self.method.impute(self.X, n=10)
+
+
+class Fit:
+    """A full fit of 5 epochs (training throughput including validation passes)."""
+
+    param_names = ["mode"]
+    params = (["fast", "reference"],)
+    timeout = 600
+    number = 1
+    repeat = 1
+
+    def setup(self, mode: str) -> None:
+        torch.set_num_threads(1)
+        self.X = yeast_like()
+
+    def time_fit_5_epochs(self, mode: str) -> None:
+        VAEACMethod(epochs=5, mode=mode, random_state=0).fit(self.X, SCHEMA)
+
+    def peakmem_fit_5_epochs(self, mode: str) -> None:
+        VAEACMethod(epochs=5, mode=mode, random_state=0).fit(self.X, SCHEMA)
+
+
+if __name__ == "__main__":  # a quick direct run without asv
+    import itertools
+    import time
+
+    for cls in (TrainStep, Validation, Imputation, Fit):
+        for combo in itertools.product(*cls.params):
+            obj = cls()
+            try:
+                obj.setup(*combo)
+            except NotImplementedError:
+                continue
+            for name in dir(obj):
+                if name.startswith("time_"):
+                    t0 = time.perf_counter()
+                    getattr(obj, name)(*combo)
+                    print(f"{cls.__name__}.{name}{combo}: {1000 * (time.perf_counter() - t0):.1f} ms")
