@@ -23,9 +23,12 @@ def two_mode_data(n: int, seed: int) -> np.ndarray:
 
 
 def test_vaeac_imputes_near_both_modes_while_nn_averages_them():
-    X = two_mode_data(1500, 0)
-    vaeac = build("vaeac", **SMALL).fit(X, SCHEMA)
-    nn = build("nn", **{**SMALL, "learn_sigma": False}).fit(X, SCHEMA)
+    """The mask distribution generates x2 from x1 (p(b) is the user's choice, §4.1); with random masks on
+    both columns this tiny budget does not suffice (see docs/vaeac.md, open problems)."""
+    X = two_mode_data(2000, 0)
+    params = {**SMALL, "mask_prob": (0.0, 1.0), "lr": 1e-3, "latent_dim": 2, "epochs": 100, "validate_every": 10}
+    vaeac = build("vaeac", **params).fit(X, SCHEMA)
+    nn = build("nn", **{**params, "learn_sigma": False, "epochs": 10}).fit(X, SCHEMA)
     query = two_mode_data(200, 1)
     query[:, 1] = np.nan
     imp = vaeac.impute(query, n=10)[..., 1].ravel()

@@ -126,7 +126,7 @@ class VAEACMethod(Imputer):
                            validation_samples=int(self.validation_samples),
                            validate_every=1 if reference else int(self.validate_every),
                            patience=None if reference or self.patience is None else int(self.patience),
-                           mask_prob=float(self.mask_prob), mode=self.mode, bf16=bool(self.bf16))
+                           mask_prob=_mask_prob(self.mask_prob), mode=self.mode, bf16=bool(self.bf16))
 
     def _build_model(self, schema: Schema, seed: int) -> VAEACModel:
         layout = FeatureLayout.from_schema(schema, learn_sigma=bool(self.learn_sigma))
@@ -213,9 +213,14 @@ class VAEACMethod(Imputer):
 
     def config(self) -> dict[str, Any]:
         cfg = super().config()
-        if cfg["params"].get("hidden_sizes") is not None:
-            cfg["params"]["hidden_sizes"] = list(cfg["params"]["hidden_sizes"])
+        for key in ("hidden_sizes", "mask_prob"):
+            if np.ndim(cfg["params"].get(key)) == 1:
+                cfg["params"][key] = list(cfg["params"][key])
         return cfg
+
+
+def _mask_prob(p: float | tuple[float, ...] | list[float]) -> float | tuple[float, ...]:
+    return float(p) if np.ndim(p) == 0 else tuple(float(v) for v in p)
 
 
 def _identity_scaler(d: int) -> Standardizer:

@@ -42,7 +42,7 @@ class TrainConfig:
     validation_samples: int = 25  # reference IWAE K
     validate_every: int = 1
     patience: int | None = None  # epochs without improvement before stopping (None: never)
-    mask_prob: float = 0.2  # A.2
+    mask_prob: float | tuple[float, ...] = 0.2  # A.2; a tuple gives p(b_i = 1) per column (§4.1: p(b) is free)
     mode: str = "fast"
     bf16: bool = False  # bf16 autocast of the training forward pass (CPU/CUDA)
     max_eval_rows: int = 8192  # rows × samples per validation chunk (memory bound)
@@ -54,8 +54,9 @@ class TrainConfig:
             raise ValueError("epochs, batch_size, validation_samples and validate_every must be >= 1")
         if not 0.0 <= self.validation_fraction < 1.0:
             raise ValueError(f"validation_fraction must lie in [0, 1), got {self.validation_fraction!r}")
-        if not 0.0 <= self.mask_prob <= 1.0:
-            raise ValueError(f"mask_prob must lie in [0, 1], got {self.mask_prob!r}")
+        probs = np.atleast_1d(np.asarray(self.mask_prob, dtype=float))
+        if probs.ndim != 1 or not np.all((probs >= 0.0) & (probs <= 1.0)):
+            raise ValueError(f"mask_prob must lie in [0, 1] (a number or one per column), got {self.mask_prob!r}")
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"patience must be >= 1 or None, got {self.patience!r}")
 
@@ -115,9 +116,16 @@ def epoch_indices(n: int, batch_size: int, generator: torch.Generator, device: t
     return torch.cat(parts)[:need].view(steps, batch_size)
 
 
-def draw_mask(missing: torch.Tensor, p: float, generator: torch.Generator) -> torch.Tensor:
-    """b = missing ∨ Bernoulli(p): the training mask distribution of §4.3.3 / A.2 (float 0/1)."""
+def draw_mask(missing: torch.Tensor, p: float | tuple[float, ...], generator: torch.Generator) -> torch.Tensor:
+    """b = missing ∨ Bernoulli(p): the training mask distribution of §4.3.3 / A.2 (float 0/1).
+
+    ``p`` is one probability for every cell or one per column.
+    """
     r = torch.rand(missing.shape, generator=generator, device=missing.device, dtype=missing.dtype)
+    if not isinstance(p, float | int):
+        if len(p) != missing.shape[-1]:
+            raise ValueError(f"mask_prob has {len(p)} entries but the data has {missing.shape[-1]} columns")
+        p = torch.as_tensor(p, dtype=missing.dtype, device=missing.device)
     return torch.maximum(missing, (r < p).to(missing.dtype))
 
 
