@@ -97,3 +97,31 @@ def test_tidy_long_table(tmp_path):
     assert list(df.columns) == ["dataset", "method", "split", "mechanism", "rate", "metric", "value"]
     assert set(df.metric) >= {"nrmse", "accuracy", "r2", "time_fit_s"}
     assert df[(df.dataset == "diabetes") & (df.metric == "pfc")].shape[0] == 1  # the binary 'sex' column
+
+
+def test_a_real_kill_loses_nothing(tmp_path):
+    """SIGKILL a real run-bench process mid-grid; the re-run keeps every finished file and completes the rest."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = [sys.executable, "-m", "vaeac_bench.cli", "--datasets", "iris,breast", "--methods", "missforest",
+            "--quick", "--splits", "5", "--jobs", "1", "--tables", "none", "-q", "--results-dir", str(tmp_path)]
+    proc = subprocess.Popen(args, env=os.environ | {"PYTHONWARNINGS": "ignore"}, start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while len(_files(tmp_path)) < 2 and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    survivors = {p: p.read_bytes() for p in _files(tmp_path)}
+    assert 2 <= len(survivors) < 10
+    for content in survivors.values():
+        json.loads(content)  # every visible result is complete
+    resumed = run(plan(["iris", "breast"], ["missforest"], range(5), quick=True), tmp_path, progress=False)
+    assert len(resumed.skipped) == len(survivors) and len(resumed.computed) == 10 - len(survivors)
+    for p, content in survivors.items():
+        assert p.read_bytes() == content

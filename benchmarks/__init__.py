@@ -1,0 +1,1 @@
+"""asv benchmark suites of vaeac-bench (see asv.conf.json)."""
