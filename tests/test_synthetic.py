@@ -22,6 +22,7 @@ def two_mode_data(n: int, seed: int) -> np.ndarray:
     return np.column_stack([x1, x2])
 
 
+@pytest.mark.slow
 def test_vaeac_imputes_near_both_modes_while_nn_averages_them():
     """The mask distribution generates x2 from x1 (p(b) is the user's choice, §4.1); with random masks on
     both columns this tiny budget does not suffice (see docs/vaeac.md, open problems)."""

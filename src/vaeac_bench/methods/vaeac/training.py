@@ -228,7 +228,7 @@ def train(model: VAEACModel, X: np.ndarray, cfg: TrainConfig, seed: int, *, verb
             tc = time.perf_counter()
             callback(epoch, model, hist)
             excluded += time.perf_counter() - tc
-        if cfg.patience is not None and val_data is not None and epoch - hist.best_epoch >= cfg.patience:
+        if cfg.patience is not None and best_state is not None and epoch - hist.best_epoch >= cfg.patience:
             hist.stopped_early = epoch < cfg.epochs
             break
     hist.seconds = time.perf_counter() - t0 - excluded
