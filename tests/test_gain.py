@@ -157,6 +157,16 @@ def test_reconstruction_loss_is_eq_12(data):
     assert m._reconstruction(x, g, obs).item() == pytest.approx((0.1**2 + k3) / 2, rel=1e-5)
 
 
+def test_generator_output_is_a_softmax_per_categorical_block(data):
+    _, Xo, schema = data
+    m = GAINImputer(**FAST).fit(Xo, schema)
+    logits = torch.tensor([[0.3, -2.0, 4.0, 1.0, 2.0, 3.0, 50.0, -50.0]])
+    out = m._activate(logits)[0]
+    assert torch.allclose(out[:3], torch.sigmoid(logits[0, :3]))
+    assert torch.allclose(out[3:6], torch.softmax(logits[0, 3:6], 0))
+    assert torch.allclose(out[6:], torch.softmax(logits[0, 6:], 0))
+
+
 def test_original_rounds_integer_columns_with_few_values_only():
     rng = np.random.default_rng(0)
     n = 200
@@ -193,6 +203,13 @@ def test_modified_gain_beats_mean_imputation_on_correlated_data():
     g = score_imputations(X[600:], gain, miss[600:], schema).nrmse
     mu = score_imputations(X[600:], mean, miss[600:], schema).nrmse
     assert g < 0.8 * mu, (g, mu)
+
+
+def test_values_outside_the_training_range_are_clipped_for_the_networks(data):
+    _, Xo, schema = data
+    m = GAINImputer(random_state=0, **FAST).fit(Xo, schema)
+    wide, _ = m._encode(np.array([[1e9, -1e9, 0.0, 1.0, 0.0]]))
+    assert wide[0, 0] == 1.0 and wide[0, 1] == 0.0
 
 
 # --- bad input ---------------------------------------------------------------------------------------------

@@ -245,14 +245,32 @@ def test_each_hyper_parameter_changes_the_result(param, value, data):
 def test_structure_follows_hyper_parameters(data):
     _, Xo, schema = data
     m = UniversalMarginalizer(hidden=24, depth=3, epochs=None, steps=40, batch_size=16, random_state=0).fit(Xo, schema)
-    assert isinstance(m.net_, ResidualMLP) and len(m.net_.blocks) == 3 and m.net_.inp.out_features == 24
-    assert m.net_.inp.in_features == (1 + 1 + 3) + 3  # one-hot data + mask
-    assert m.net_.out.out_features == 2 + 2 + 3  # means, learnt sigmas, logits
+    net = m.net_.net
+    assert isinstance(net, ResidualMLP) and len(net.blocks) == 3 and net.inp.out_features == 24
+    assert net.inp.in_features == (1 + 1 + 3) + 3  # one-hot data + mask
+    assert net.out.out_features == 2 + 2 + 3  # means, learnt sigmas, logits
     assert m.epochs_ == 20  # ceil(40 steps / 6 batches) = 7, raised to the minimum of 20 epochs
     assert len(m.history_) == 20 and 1 <= m.best_epoch_ <= 20
     m = UniversalMarginalizer(learn_sigma=False, network=f"{__name__}:tiny_net", network_kwargs={"width": 5},
                               epochs=1, random_state=0).fit(Xo, schema)
-    assert m.net_[0].out_features == 5 and m.net_[2].out_features == 2 + 3
+    assert m.net_.net[0].out_features == 5 and m.net_.net[2].out_features == 2 + 3
+
+
+def test_values_outside_the_training_range_cannot_blow_up_sequential_sampling():
+    rng = np.random.default_rng(0)
+    n = 300
+    t = rng.normal(size=n)
+    X = np.column_stack([t, t + 0.1 * rng.normal(size=n), t + 0.1 * rng.normal(size=n), np.zeros(n)])
+    schema = Schema.from_kinds(["a", "b", "c", "const"], [0, 0, 0, 0])
+    Xo = np.where(rng.random(X.shape) < 0.3, np.nan, X)
+    Xo[:, 3] = 0.0  # constant in training: standardised with the 1e-9 std floor
+    m = UniversalMarginalizer(random_state=0, **FAST).fit(Xo, schema)
+    test = Xo[:50].copy()
+    test[:, 3] = 16.0  # would be 1.6e10 after standardisation
+    test[:, 1] = np.nan
+    imp = m.impute(test, n=3)
+    assert np.abs(imp[:, :, :3]).max() < 10
+    assert np.array_equal(m.net_.low[:3].numpy() <= 0, [True] * 3) and m.net_.low[3] == m.net_.high[3] == 0
 
 
 # --- bad input ---------------------------------------------------------------------------------------------

@@ -135,11 +135,26 @@ class GAINImputer(Imputer):
         else:
             self.widths_ = np.array(widths(schema), dtype=np.int64)
         self.offsets_ = np.concatenate([[0], np.cumsum(self.widths_)]).astype(np.int64)
+        # vectorised per-block operations: the column each slot belongs to, which slots are categorical, and
+        # the per-slot weights of eq. (12): CE 0.2/K and L2 0.8/K for a categorical slot, L2 1 for a real one
+        col = np.repeat(np.arange(len(schema)), self.widths_)
+        is_cat = schema.categorical_mask[col] & (self.variant == "modified")
+        k = self.widths_[col].astype(np.float32)
+        dev = torch.device(self.device)
+        self._slot_col = torch.as_tensor(col, device=dev)
+        self._slot_cat = torch.as_tensor(is_cat, device=dev)
+        self._w_ce = torch.as_tensor(np.where(is_cat, 0.2 / k, 0.0), dtype=torch.float32, device=dev)
+        self._w_l2 = torch.as_tensor(np.where(is_cat, 0.8 / k, 1.0), dtype=torch.float32, device=dev)
+        self._assign = torch.zeros(len(col), len(schema), device=dev)
+        self._assign[torch.arange(len(col)), self._slot_col] = 1.0  # slot -> column summing matrix
 
     def _encode(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Scaled data in the network layout (missing -> 0) and the per-column observed mask m."""
         m = (~np.isnan(X)).astype(np.float32)
         S = (X - self.min_) / (self.max_ - self.min_ + MINMAX_EPS)  # utils.normalization
+        # new rows may leave the training range (the authors normalise one matrix, so never do): clip to [0, 1]
+        # so that, e.g., a value in a column that was constant in training cannot become 1e7 (docs/gain_um.md)
+        S = np.clip(S, 0.0, 1.0)
         if self.variant == "original":
             wide = np.nan_to_num(S, nan=0.0)
         else:
@@ -159,30 +174,27 @@ class GAINImputer(Imputer):
         return self._activate(logits)
 
     def _activate(self, logits: torch.Tensor) -> torch.Tensor:
-        if self.variant == "original":
+        """Sigmoid for real (and all original-variant) slots, a softmax over each categorical one-hot block."""
+        if self.variant == "original" or not bool(self._slot_cat.any()):
             return torch.sigmoid(logits)
-        parts = []
-        for j, feat in enumerate(self.schema_):
-            block = logits[:, self.offsets_[j]:self.offsets_[j + 1]]
-            parts.append(torch.softmax(block, dim=1) if feat.is_categorical else torch.sigmoid(block))
-        return torch.cat(parts, dim=1)
+        index = self._slot_col.expand_as(logits)
+        masked = torch.where(self._slot_cat, logits, torch.full_like(logits, -torch.inf))
+        block_max = torch.full((logits.shape[0], len(self.schema_)), -torch.inf, device=logits.device)
+        block_max = block_max.scatter_reduce(1, index, masked.detach(), reduce="amax")
+        e = torch.exp(torch.where(self._slot_cat, logits - block_max.gather(1, index), torch.zeros_like(logits)))
+        block_sum = (e * self._slot_cat) @ self._assign
+        soft = e / block_sum.gather(1, index).clamp_min(1e-30)
+        return torch.where(self._slot_cat, soft, torch.sigmoid(logits))
 
     def _reconstruction(self, x: torch.Tensor, g: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         """Mean over observed cells of the per-column reconstruction loss (MSE, or eq. (12) for categoricals)."""
         if self.variant == "original":
             # authors' gain.py: mean((m*x - m*G)^2) / mean(m)
             return torch.mean((m * x - m * g) ** 2) / torch.mean(m).clamp_min(LOG_EPS)
-        losses = []
-        for j, feat in enumerate(self.schema_):
-            xs, gs = x[:, self.offsets_[j]:self.offsets_[j + 1]], g[:, self.offsets_[j]:self.offsets_[j + 1]]
-            if feat.is_categorical:
-                k = float(xs.shape[1])
-                ce = -(xs * torch.log(gs + LOG_EPS)).sum(dim=1) / k  # A.4: L_M = -(1/|X_i|) sum_j x log x'
-                l2 = ((gs - xs) ** 2).sum(dim=1) / k  # eq. (12); for K = 2 this is (x - x')^2 of a binary
-                losses.append(0.2 * ce + 0.8 * l2)
-            else:
-                losses.append(((gs - xs) ** 2)[:, 0])
-        per_cell = torch.stack(losses, dim=1)
+        # A.4 / eq. (12): categorical 0.2 * (-(1/K) sum_j x log x') + 0.8 * (1/K) sum_j (x' - x)^2 (for K = 2
+        # the L2 part equals the binary (x - x')^2); real columns keep the squared error
+        per_slot = self._w_ce * (-x * torch.log(g + LOG_EPS)) + self._w_l2 * (g - x) ** 2
+        per_cell = per_slot @ self._assign
         return (m * per_cell).sum() / m.sum().clamp_min(1.0)
 
     # -- fitting ------------------------------------------------------------------------------------------

@@ -69,6 +69,24 @@ class ResidualMLP(nn.Module):
         return self.out(self.blocks(self.act(self.inp(x))))
 
 
+class InputClamp(nn.Module):
+    """Clamp each input slot to the range seen in training before calling ``net``.
+
+    Sequential sampling feeds the network's own outputs back in, and a test value far outside the training
+    range (e.g. in a column that was constant in training, standardised with the 1e-9 std floor) would
+    otherwise blow up every later step. Only the conditioning input is clamped, never a scored value.
+    """
+
+    def __init__(self, net: nn.Module, low: torch.Tensor, high: torch.Tensor):
+        super().__init__()
+        self.net = net
+        self.register_buffer("low", low)
+        self.register_buffer("high", high)
+
+    def forward(self, inp: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.maximum(torch.minimum(inp, self.high), self.low))
+
+
 def make_mlp(n_in: int, n_out: int, hidden: int = 256, depth: int = 10) -> nn.Module:
     """Default UM network factory: the residual MLP of the VAEAC reference prior net (width 256, 10 blocks)."""
     return ResidualMLP(n_in, n_out, hidden=hidden, depth=depth)
@@ -239,8 +257,11 @@ class UniversalMarginalizer(Imputer):
             self.seed_ = int(rs) if rs is not None else int(np.random.SeedSequence().generate_state(1)[0])
         return derive_seed("um", self.seed_, *keys)
 
-    def _build(self) -> None:
-        """Create the layout (learnt sigma per real feature) and the seeded network for the fitted schema."""
+    def _build(self, low: np.ndarray, high: np.ndarray) -> None:
+        """Create the layout (learnt sigma per real feature) and the seeded network for the fitted schema.
+
+        ``low``/``high``: per-column range of the standardised training values (the input clamp).
+        """
         dev = torch.device(self.device)
         self.layout_ = FeatureLayout.from_schema(self.schema_, learn_sigma=bool(self.learn_sigma))
         self.lt_ = self.layout_.tensors(dev)
@@ -256,6 +277,12 @@ class UniversalMarginalizer(Imputer):
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self._seed("init"))
                 self.net_ = factory(n_in, n_out, **kwargs).to(dev)
+        src = self.layout_.src_col
+        real_slot = self.layout_.level < 0
+        lo = np.concatenate([np.where(real_slot, low[src], 0.0), np.zeros(self.layout_.n_features)])
+        hi = np.concatenate([np.where(real_slot, high[src], 1.0), np.ones(self.layout_.n_features)])
+        self.net_ = InputClamp(self.net_, torch.as_tensor(lo, dtype=torch.float32, device=dev),
+                               torch.as_tensor(hi, dtype=torch.float32, device=dev))
 
     def _to_model(self, X: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(self.scaler_.transform(X), dtype=torch.float32, device=torch.device(self.device))
@@ -267,7 +294,8 @@ class UniversalMarginalizer(Imputer):
             del self.seed_
         self.schema_ = schema
         self.scaler_ = Standardizer().fit(X, schema)
-        self._build()
+        Z = self.scaler_.transform(X)
+        self._build(np.nanmin(Z, axis=0), np.nanmax(Z, axis=0))
         dev = torch.device(self.device)
         gen = torch.Generator(device=dev).manual_seed(self._seed("masks"))
         rng = np.random.default_rng(self._seed("rows"))
@@ -359,7 +387,8 @@ class UniversalMarginalizer(Imputer):
         self._check_params()
         self.seed_ = int(state["seed"])
         self.scaler_ = Standardizer.from_state(state)
-        self._build()
+        d = len(self.schema_)
+        self._build(np.zeros(d), np.zeros(d))  # the clamp's real bounds are restored with the weights
         self.net_.load_state_dict({k[4:]: torch.as_tensor(v) for k, v in state.items() if k.startswith("net.")})
         self.net_.eval()
         self.best_epoch_ = int(state["best_epoch"])
