@@ -10,6 +10,10 @@ import pytest
 
 from vaeac_bench.schema import Feature, Schema
 
+# one thread per process, as the benchmark runner does (oversubscribed threads make small models crawl)
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 if "VAEAC_BENCH_DATA" not in os.environ and SHARED_DATA.is_dir():
