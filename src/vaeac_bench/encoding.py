@@ -11,13 +11,16 @@ import numpy as np
 
 from .schema import Schema
 
-STD_FLOOR = 1e-9  # reference code: the std is floored at 1e-9
+STD_FLOOR = 1e-9  # below this a training column counts as constant
 
 
 class Standardizer:
     """Standardise real columns with the mean and unbiased std of their observed cells.
 
-    Categorical columns pass through untouched. ``ddof=1`` and the 1e-9 floor follow the authors' code.
+    Categorical columns pass through untouched. ``ddof=1`` follows the authors' code. A column that is
+    constant in the training data is centred but not scaled: the reference code floors the std at 1e-9,
+    which turns any other value of that column at test time into an input near 1e9 (Digits has pixels
+    that are constant in a training split and not in its test split).
     """
 
     def __init__(self, ddof: int = 1):
@@ -31,8 +34,8 @@ class Standardizer:
             col = X[~np.isnan(X[:, j]), j]
             if col.size:
                 self.mean_[j] = col.mean()
-                sd = col.std(ddof=self.ddof) if col.size > self.ddof else 0.0
-                self.std_[j] = max(float(sd), STD_FLOOR)
+                sd = float(col.std(ddof=self.ddof)) if col.size > self.ddof else 0.0
+                self.std_[j] = sd if sd > STD_FLOOR else 1.0
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
