@@ -48,3 +48,13 @@ def test_methods_as_rows_layout():
     text = render_table(TABLES["1"], _summary([]))
     assert "| MICE (paper) | 0.964 ± 0.007 | 1.01 ± 0.01 |" in text
     assert "| Method | Wine quality (white) | Yeast |" in text
+
+
+def test_agreement_and_contrast_lines_say_where_ours_differs():
+    summ = _summary([("yeast", "gain", "imputation", 1.20, 0.01, 5), ("yeast", "gain-original-a10", "imputation",
+                                                                       1.10, 0.01, 5),
+                     ("iris", "gain", "imputation", 0.70, 0.01, 5), ("iris", "gain-original-a10", "imputation",
+                                                                     0.90, 0.01, 5)])
+    text = render_table(TABLES["7"], summ)
+    assert f"- GAIN: 1 of 2 datasets inside the paper's mean ± 2 std; worse {WORSE}: Yeast." in text
+    assert "- GAIN beats GAIN original, α=10 on 1 of 2 datasets; not on: Yeast." in text

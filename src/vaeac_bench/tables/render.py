@@ -84,21 +84,74 @@ def _fmt(mean: float, std: float) -> str:
     return f"{mean:.3f} ± {std:.3f}"
 
 
-def _ours(summary: pd.DataFrame, table: TableDef, dataset: str, method: str) -> str:
+def _cell(summary: pd.DataFrame, table: TableDef, dataset: str, method: str) -> pd.Series | None:
     hit = summary[(summary.dataset == dataset) & (summary.method == method) & (summary.kind == table.metric)]
     if hit.empty or hit.iloc[0]["n"] == 0:
+        return None
+    return hit.iloc[0]
+
+
+def _verdict(table: TableDef, dataset: str, method: str, mean: float) -> str | None:
+    """``inside``, ``worse`` or ``better`` against the paper's mean ± 2 std; None without a published std."""
+    pub = published(table.number, dataset, method)
+    if pub is None or np.isnan(pub[1]) or pub[1] <= 0:
+        return None
+    lo, hi = pub[0] - 2 * pub[1], pub[0] + 2 * pub[1]
+    if lo <= mean <= hi:
+        return "inside"
+    better = (mean > hi) if table.higher_is_better else (mean < lo)
+    return "better" if better else "worse"
+
+
+def _ours(summary: pd.DataFrame, table: TableDef, dataset: str, method: str) -> str:
+    row = _cell(summary, table, dataset, method)
+    if row is None:
         return "not run"
-    row = hit.iloc[0]
     text = _fmt(row["mean"], row["std"])
     if row["n"] < N_SPLITS:
         text += f" ({row['n']}/{N_SPLITS} splits)"
-    pub = published(table.number, dataset, method)
-    if pub is not None and not np.isnan(pub[1]) and pub[1] > 0:
-        lo, hi = pub[0] - 2 * pub[1], pub[0] + 2 * pub[1]
-        if not lo <= row["mean"] <= hi:
-            better = (row["mean"] > hi) if table.higher_is_better else (row["mean"] < lo)
-            text += " " + (BETTER if better else WORSE)
+    verdict = _verdict(table, dataset, method, row["mean"])
+    if verdict in ("better", "worse"):
+        text += " " + (BETTER if verdict == "better" else WORSE)
     return text
+
+
+def agreement(table: TableDef, summary: pd.DataFrame, labels: dict[str, str], ds_label: dict[str, str]) -> list[str]:
+    """One line per method: how many of our cells fall inside the paper's mean ± 2 std, and which do not."""
+    lines = []
+    for m in table.methods:
+        verdicts = {d: _verdict(table, d, m, row["mean"]) for d in table.datasets
+                    if (row := _cell(summary, table, d, m)) is not None}
+        verdicts = {d: v for d, v in verdicts.items() if v is not None}
+        if not verdicts:
+            continue
+        inside = sum(v == "inside" for v in verdicts.values())
+        text = f"- {labels[m]}: {inside} of {len(verdicts)} datasets inside the paper's mean ± 2 std"
+        for kind, mark in (("better", BETTER), ("worse", WORSE)):
+            names = [ds_label[d] for d, v in verdicts.items() if v == kind]
+            if names:
+                text += f"; {kind} {mark}: {', '.join(names)}"
+        lines.append(text + ".")
+    return lines
+
+
+def contrast(table: TableDef, summary: pd.DataFrame, labels: dict[str, str], ds_label: dict[str, str]) -> list[str]:
+    """Our method ``table.contrast[0]`` against each rival, dataset by dataset, on our own numbers."""
+    if not table.contrast:
+        return []
+    method, rivals = table.contrast
+    lines = []
+    for r in rivals:
+        pairs = [(d, a["mean"], b["mean"]) for d in table.datasets
+                 if (a := _cell(summary, table, d, method)) is not None
+                 and (b := _cell(summary, table, d, r)) is not None]
+        if not pairs:
+            continue
+        wins = [d for d, a, b in pairs if (a > b if table.higher_is_better else a < b)]
+        losses = [ds_label[d] for d, _, _ in pairs if d not in wins]
+        text = f"- {labels[method]} beats {labels[r]} on {len(wins)} of {len(pairs)} datasets"
+        lines.append(text + (f"; not on: {', '.join(losses)}." if losses else "."))
+    return lines
 
 
 def _paper(table: TableDef, dataset: str, method: str) -> str:
@@ -154,6 +207,12 @@ def render_table(table: TableDef, summary: pd.DataFrame) -> str:
                 lines.append("| " + " | ".join([f"{labels[m]} (paper)"] + [_paper(table, d, m)
                                                                            for d in table.datasets]) + " |")
     lines += ["", LEGEND, ""]
+    agree = agreement(table, summary, labels, ds_label)
+    if agree:
+        lines += ["Agreement with the paper (our mean against the published mean ± 2 std):", "", *agree, ""]
+    versus = contrast(table, summary, labels, ds_label)
+    if versus:
+        lines += ["On our own numbers:", "", *versus, ""]
     return "\n".join(lines)
 
 
