@@ -32,7 +32,8 @@ def test_result_file_records_config_seed_metrics_timing_versions(tmp_path):
     r = json.loads(path.read_text())
     assert r["dataset"] == "iris" and r["method"] == "mean" and r["split"] == 0
     assert r["config"]["method_config"]["class"] == "MeanModeImputer"
-    assert set(r["metrics"]) == {"nrmse", "pfc", "accuracy"} and 0.5 < r["metrics"]["nrmse"] < 1.5
+    assert set(r["metrics"]) == {"nrmse", "pfc", "accuracy", "train_nrmse", "train_pfc"}
+    assert 0.5 < r["metrics"]["nrmse"] < 1.5 and 0.5 < r["metrics"]["train_nrmse"] < 1.5
     assert r["n_imputations"] == {"requested": 10, "returned": 1}
     assert {f["name"] for f in r["per_feature"]} >= {"sepal length (cm)", "target"}
     assert r["timing"]["fit_s"] >= 0 and "numpy" in r["versions"] and r["seeds"]["split"] == 0

@@ -58,3 +58,13 @@ def test_agreement_and_contrast_lines_say_where_ours_differs():
     text = render_table(TABLES["7"], summ)
     assert f"- GAIN: 1 of 2 datasets inside the paper's mean ± 2 std; worse {WORSE}: Yeast." in text
     assert "- GAIN beats GAIN original, α=10 on 1 of 2 datasets; not on: Yeast." in text
+
+
+def test_transductive_variant_reads_train_metrics_and_the_table_10_numbers():
+    from vaeac_bench.tables.render import primary_metric
+
+    assert primary_metric("imputation_train", {"train_nrmse": None, "train_pfc": 0.2, "nrmse": 0.9}) == 0.2
+    t = TABLES["10t"]
+    assert t.filename == "table10t.md" and t.published_as == "10"
+    text = render_table(t, _summary([("iris", "mice", "imputation_train", 0.60, 0.01, 5)]))
+    assert "| Iris | 0.600 ± 0.010 | 0.59 ± 0.02 |" in text

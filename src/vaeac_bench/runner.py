@@ -126,6 +126,10 @@ def compute_cell(cell: Cell, data_dir: str | os.PathLike | None = None, threads:
         train_imp = est.impute(split.train_obs, n=cell.n_imputations)
         c3, t3 = time.process_time(), time.perf_counter()
         score = score_imputations(split.test_true, test_imp, split.test_scored, split.schema, columns=features)
+        # the same metrics on the training rows' own imputations (their target observed): the transductive
+        # reading of the protocol, recorded beside the inductive test-set score
+        train_scored = split.train_dropped & ~np.isnan(split.train_true)
+        train_score = score_imputations(split.train_true, train_imp, train_scored, split.schema, columns=features)
         down = downstream_score(train_imp[:, :, features], split.train_true[:, t_idx], test_imp[:, :, features],
                                 split.test_true[:, t_idx], split.schema.select(features), split.task)
     down_name = "r2" if split.task == "regression" else "accuracy"
@@ -136,7 +140,8 @@ def compute_cell(cell: Cell, data_dir: str | os.PathLike | None = None, threads:
         "seeds": {"split": k.split, "method": method_seed},
         "data": split.record(),
         "n_imputations": {"requested": cell.n_imputations, "returned": int(test_imp.shape[0])},
-        "metrics": {"nrmse": score.nrmse, "pfc": score.pfc, down_name: down},
+        "metrics": {"nrmse": score.nrmse, "pfc": score.pfc, down_name: down,
+                    "train_nrmse": train_score.nrmse, "train_pfc": train_score.pfc},
         "per_feature": [vars(f) | {"is_target": j == t_idx} for j, f in enumerate(score.features)],
         # wall seconds, and CPU seconds of this process (= wall on an idle core for a single-threaded job)
         "timing": {"fit_s": t1 - t0, "impute_test_s": t2 - t1, "impute_train_s": t3 - t2},

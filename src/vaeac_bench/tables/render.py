@@ -27,8 +27,10 @@ N_SPLITS = 5
 
 def primary_metric(kind: str, metrics: dict[str, Any]) -> float | None:
     """The number a table shows for one result: NRMSE (or PFC if no real feature), or R²/accuracy."""
-    if kind == "imputation":
-        return metrics.get("nrmse") if metrics.get("nrmse") is not None else metrics.get("pfc")
+    if kind in ("imputation", "imputation_train"):
+        prefix = "train_" if kind == "imputation_train" else ""
+        nrmse = metrics.get(f"{prefix}nrmse")
+        return nrmse if nrmse is not None else metrics.get(f"{prefix}pfc")
     return metrics.get("r2", metrics.get("accuracy"))
 
 
@@ -62,15 +64,16 @@ def summarise(results: Iterable[dict[str, Any]]) -> pd.DataFrame:
         m = r["metrics"]
         rows.append({"dataset": r["dataset"], "method": r["method"], "split": r["split"],
                      "imputation": primary_metric("imputation", m), "downstream": primary_metric("downstream", m),
+                     "imputation_train": primary_metric("imputation_train", m),
                      "fit_s": r["timing"]["fit_s"], "impute_s": r["timing"]["impute_test_s"],
                      "cell_s": sum(r["timing"].values()), "cpu_s": r.get("cpu", {}).get("total_s", np.nan)})
-    df = pd.DataFrame(rows, columns=["dataset", "method", "split", "imputation", "downstream", "fit_s", "impute_s",
-                                     "cell_s", "cpu_s"])
+    df = pd.DataFrame(rows, columns=["dataset", "method", "split", "imputation", "downstream", "imputation_train",
+                                     "fit_s", "impute_s", "cell_s", "cpu_s"])
     if df.empty:
         return pd.DataFrame(columns=["dataset", "method", "kind", "mean", "std", "n"])
     out = []
     for (d, meth), g in df.groupby(["dataset", "method"]):
-        for kind in ("imputation", "downstream", "fit_s", "impute_s", "cell_s", "cpu_s"):
+        for kind in ("imputation", "downstream", "imputation_train", "fit_s", "impute_s", "cell_s", "cpu_s"):
             vals = g[kind].dropna().astype(float).to_numpy()
             out.append({"dataset": d, "method": meth, "kind": kind, "mean": vals.mean() if vals.size else np.nan,
                         "std": vals.std(ddof=1) if vals.size > 1 else np.nan, "n": int(vals.size),
@@ -93,7 +96,7 @@ def _cell(summary: pd.DataFrame, table: TableDef, dataset: str, method: str) -> 
 
 def _verdict(table: TableDef, dataset: str, method: str, mean: float) -> str | None:
     """``inside``, ``worse`` or ``better`` against the paper's mean ± 2 std; None without a published std."""
-    pub = published(table.number, dataset, method)
+    pub = published(table.published_as, dataset, method)
     if pub is None or np.isnan(pub[1]) or pub[1] <= 0:
         return None
     lo, hi = pub[0] - 2 * pub[1], pub[0] + 2 * pub[1]
@@ -155,7 +158,7 @@ def contrast(table: TableDef, summary: pd.DataFrame, labels: dict[str, str], ds_
 
 
 def _paper(table: TableDef, dataset: str, method: str) -> str:
-    pub = published(table.number, dataset, method)
+    pub = published(table.published_as, dataset, method)
     return pub[2] if pub is not None else "—"
 
 
@@ -255,7 +258,7 @@ def render_all(results_dir: str | Path, reports_dir: str | Path, tables: Iterabl
     written = []
     for number in tables:
         if number not in TABLES:
-            raise ValueError(f"no renderer for table {number!r}; tables: {', '.join(sorted(TABLES, key=int))}")
+            raise ValueError(f"no renderer for table {number!r}; tables: {', '.join(TABLES)}")
         path = reports_dir / TABLES[number].filename
         atomic_write_text(path, render_table(TABLES[number], summary))
         written.append(path)
