@@ -126,3 +126,16 @@ def test_a_real_kill_loses_nothing(tmp_path):
     assert len(resumed.skipped) == len(survivors) and len(resumed.computed) == 10 - len(survivors)
     for p, content in survivors.items():
         assert p.read_bytes() == content
+
+
+def test_stale_cells_are_kept_unless_a_refresh_is_asked(tmp_path):
+    cells = plan(["iris"], ["mean"], [0, 1])
+    run(cells, tmp_path, progress=False)
+    old = _files(tmp_path)[0]
+    record = json.loads(old.read_text())
+    del record["metrics"]["train_nrmse"]  # as written by a runner from before that metric existed
+    old.write_text(json.dumps(record))
+    assert run(cells, tmp_path, progress=False).computed == []
+    refreshed = run(cells, tmp_path, progress=False, refresh_stale=True)
+    assert refreshed.computed == ["iris/mean/split0"] and len(refreshed.skipped) == 1
+    assert "train_nrmse" in json.loads(old.read_text())["metrics"]

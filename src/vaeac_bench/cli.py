@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="paper tables to render: any of 1,2,7,8,10,10t,11, or none (default: %(default)s); "
                         "table 8 trains the synthetic-data models itself")
     p.add_argument("--no-run", action="store_true", help="do not compute cells, only render reports")
+    p.add_argument("--refresh-stale", action="store_true",
+                   help="recompute cached cells written by an older runner that lack a metric recorded now "
+                        "(each file is replaced atomically)")
     p.add_argument("--export", default=None, metavar="CSV",
                    help="also write every result as one tidy long table (dataset, method, split, mechanism, rate, "
                         "metric, value) to this file")
@@ -158,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         except (ImportError, ValueError, TypeError) as err:
             print(f"run-bench: error: cannot set up the methods: {err}", file=sys.stderr)
             return 2
-        summary = run(cells, results_dir, jobs=args.jobs, data_dir=args.data_dir, progress=not args.quiet)
+        summary = run(cells, results_dir, jobs=args.jobs, data_dir=args.data_dir, progress=not args.quiet,
+                      refresh_stale=args.refresh_stale)
         log.info("computed %d, cached %d, failed %d cell(s) in %.0fs", len(summary.computed), len(summary.skipped),
                  len(summary.failed), summary.wall_s)
         for label, err in summary.failed.items():

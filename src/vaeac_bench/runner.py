@@ -7,6 +7,7 @@ cell whose file exists is skipped, so a killed run resumes where it stopped and 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import platform
@@ -33,6 +34,9 @@ log = logging.getLogger("vaeac_bench")
 
 #: bump when the protocol (splits, masks, metrics) changes in a way that alters results
 PROTOCOL_VERSION = 1
+#: metrics every current result records; a cached file without one of them is "stale" (written by an older
+#: runner) and is recomputed only when asked (``refresh_stale``), since its other numbers are still valid
+RECORDED_METRICS = ("nrmse", "pfc", "train_nrmse", "train_pfc")
 
 
 @dataclass(frozen=True)
@@ -163,10 +167,22 @@ def _run_and_write(cell: Cell, results_dir: Path, data_dir: str | None, threads:
         return cell.label, f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=5)}", time.perf_counter() - t0
 
 
+def is_stale(path: Path) -> bool:
+    """True if a cached result lacks a metric the current runner records (or cannot be read)."""
+    try:
+        metrics = json.loads(path.read_text())["metrics"]
+    except (OSError, ValueError, KeyError):
+        return True
+    return any(k not in metrics for k in RECORDED_METRICS)
+
+
 def run(cells: Sequence[Cell], results_dir: str | os.PathLike, jobs: int = 1, data_dir: str | None = None,
-        threads: int = 1, progress: bool = True,
+        threads: int = 1, progress: bool = True, refresh_stale: bool = False,
         on_cell_done: Callable[[str, str | None], None] | None = None) -> RunSummary:
-    """Compute every cell whose result file is missing; skip the rest. Returns a :class:`RunSummary`."""
+    """Compute every cell whose result file is missing (or stale, if ``refresh_stale``); skip the rest.
+
+    A recomputed file replaces the old one atomically, so an interrupted refresh loses nothing.
+    """
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
 
@@ -174,7 +190,8 @@ def run(cells: Sequence[Cell], results_dir: str | os.PathLike, jobs: int = 1, da
     summary = RunSummary()
     todo = []
     for c in cells:
-        if (results_dir / c.key.relpath()).is_file():
+        path = results_dir / c.key.relpath()
+        if path.is_file() and not (refresh_stale and is_stale(path)):
             summary.skipped.append(c.label)
         else:
             todo.append(c)
