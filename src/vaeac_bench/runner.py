@@ -7,6 +7,8 @@ cell whose file exists is skipped, so a killed run resumes where it stopped and 
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import json
 import logging
 import os
@@ -165,6 +167,22 @@ def _run_and_write(cell: Cell, results_dir: Path, data_dir: str | None, threads:
         return cell.label, None, time.perf_counter() - t0
     except Exception as err:  # one failing cell must not stop the grid
         return cell.label, f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=5)}", time.perf_counter() - t0
+    finally:
+        release_memory()
+
+
+def release_memory() -> None:
+    """Hand freed heap back to the OS between cells (a long-lived worker otherwise keeps its peak).
+
+    Measured: miceforest/LightGBM cells left a worker at 16 GB after 15 WallRobot/Phishing cells with glibc
+    holding freed memory; ``malloc_trim`` after a Glass cell returns 0.9 GB to 0.24 GB.
+    """
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to trim
+            pass
 
 
 def is_stale(path: Path) -> bool:
