@@ -68,3 +68,15 @@ def test_transductive_variant_reads_train_metrics_and_the_table_10_numbers():
     assert t.filename == "table10t.md" and t.published_as == "10"
     text = render_table(t, _summary([("iris", "mice", "imputation_train", 0.60, 0.01, 5)]))
     assert "| Iris | 0.600 ± 0.010 | 0.59 ± 0.02 |" in text
+
+
+def test_summary_counts_agreement_per_table_and_method():
+    from vaeac_bench.tables.render import render_summary
+
+    summ = _summary([("yeast", "gain", "imputation", 1.20, 0.01, 5),   # paper 0.99 ± 0.03: worse
+                     ("iris", "gain", "imputation", 0.70, 0.01, 3),    # paper 0.72 ± 0.04: inside, 3 splits
+                     ("mushroom", "gain", "imputation", 0.20, 0.01, 5)])  # paper 0.271 ± 0.003: better
+    text = render_summary([TABLES["10"]], summ)
+    assert "| [10](table10.md) | GAIN | 3 | 1 | 1 | 1 | 2 of 3 |" in text
+    assert "MICE" not in text.split("|---|")[-1]  # methods we did not run get no row
+    assert "no results yet" in render_summary([TABLES["10"]], _summary([]))

@@ -119,13 +119,18 @@ def _ours(summary: pd.DataFrame, table: TableDef, dataset: str, method: str) -> 
     return text
 
 
+def _verdicts(table: TableDef, summary: pd.DataFrame, method: str) -> dict[str, str]:
+    """Dataset -> inside / better / worse, for every dataset where we ran ``method`` and the paper has a std."""
+    verdicts = {d: _verdict(table, d, method, row["mean"]) for d in table.datasets
+                if (row := _cell(summary, table, d, method)) is not None}
+    return {d: v for d, v in verdicts.items() if v is not None}
+
+
 def agreement(table: TableDef, summary: pd.DataFrame, labels: dict[str, str], ds_label: dict[str, str]) -> list[str]:
     """One line per method: how many of our cells fall inside the paper's mean ± 2 std, and which do not."""
     lines = []
     for m in table.methods:
-        verdicts = {d: _verdict(table, d, m, row["mean"]) for d in table.datasets
-                    if (row := _cell(summary, table, d, m)) is not None}
-        verdicts = {d: v for d, v in verdicts.items() if v is not None}
+        verdicts = _verdicts(table, summary, m)
         if not verdicts:
             continue
         inside = sum(v == "inside" for v in verdicts.values())
@@ -248,11 +253,35 @@ def render_timing(summary: pd.DataFrame) -> str:
     return "\n".join(lines + [""])
 
 
+def render_summary(tables: Iterable[TableDef], summary: pd.DataFrame) -> str:
+    """One line per (table, method): how many of our cells agree with the paper, are better, or are worse."""
+    lines = ["# Agreement with the paper", "",
+             "For each rendered table and each method the paper reports: of the datasets we ran (all 5 splits or "
+             "fewer), how many have our mean inside the paper's mean ± 2 std, outside it on the better side "
+             f"({BETTER}) or on the worse side ({WORSE}). The per-dataset detail is in each table's file.", "",
+             "| Table | Method | datasets compared | inside | better ▲ | worse ▼ | complete (5 splits) |",
+             "|---|---|---|---|---|---|---|"]
+    for table in tables:
+        labels = _labels(table.methods)
+        for m in table.methods:
+            verdicts = _verdicts(table, summary, m)
+            if not verdicts:
+                continue
+            complete = sum(int(_cell(summary, table, d, m)["n"]) >= N_SPLITS for d in verdicts)
+            counts = [sum(v == k for v in verdicts.values()) for k in ("inside", "better", "worse")]
+            lines.append(f"| [{table.number}]({table.filename}) | {labels[m]} | {len(verdicts)} | "
+                         + " | ".join(map(str, counts)) + f" | {complete} of {len(verdicts)} |")
+    if len(lines) == 6:
+        lines.append("| — | no results yet | | | | | |")
+    return "\n".join(lines + [""])
+
+
 def render_all(results_dir: str | Path, reports_dir: str | Path, tables: Iterable[str] = ("1", "2", "10", "11"),
                quick: bool = False, mechanism: str = "mcar", rate: float = 0.5,
                n_imputations: int = 10) -> list[Path]:
     """Write the requested tables, a timing table and the tidy long CSV; return the paths written."""
     results_dir, reports_dir = Path(results_dir), Path(reports_dir)
+    tables = list(tables)
     results = current_results(results_dir, quick, mechanism, rate, n_imputations)
     summary = summarise(results)
     written = []
@@ -261,6 +290,10 @@ def render_all(results_dir: str | Path, reports_dir: str | Path, tables: Iterabl
             raise ValueError(f"no renderer for table {number!r}; tables: {', '.join(TABLES)}")
         path = reports_dir / TABLES[number].filename
         atomic_write_text(path, render_table(TABLES[number], summary))
+        written.append(path)
+    if tables:
+        path = reports_dir / "summary.md"
+        atomic_write_text(path, render_summary([TABLES[n] for n in tables], summary))
         written.append(path)
     path = reports_dir / "timing.md"
     atomic_write_text(path, render_timing(summary))
