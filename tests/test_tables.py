@@ -80,3 +80,14 @@ def test_summary_counts_agreement_per_table_and_method():
     assert "| [10](table10.md) | GAIN | 3 | 1 | 1 | 1 | 2 of 3 |" in text
     assert "MICE" not in text.split("|---|")[-1]  # methods we did not run get no row
     assert "no results yet" in render_summary([TABLES["10"]], _summary([]))
+
+
+def test_pair_order_agreement_counts_pairs_ordered_as_in_the_paper():
+    from vaeac_bench.tables.render import pair_order_agreement
+
+    # paper, table 10, Iris: MICE 0.59, MissForest 0.62, GAIN 0.72
+    summ = _summary([("iris", "mice", "imputation", 0.80, 0.01, 5), ("iris", "missforest", "imputation", 0.70, 0.01, 5),
+                     ("iris", "gain", "imputation", 0.90, 0.01, 5)])
+    # pairs: mice<missforest in the paper but not ours (differs); mice<gain (same); missforest<gain (same)
+    assert pair_order_agreement(TABLES["10"], summ) == (2, 3)
+    assert pair_order_agreement(TABLES["10"], _summary([])) == (0, 0)

@@ -273,7 +273,35 @@ def render_summary(tables: Iterable[TableDef], summary: pd.DataFrame) -> str:
                          + " | ".join(map(str, counts)) + f" | {complete} of {len(verdicts)} |")
     if len(lines) == 6:
         lines.append("| — | no results yet | | | | | |")
+    lines += ["", "## Does the paper's ordering of methods hold?", "",
+              "For every dataset and every pair of methods that both the paper and we report, whether our means "
+              "order the pair as the paper's means do (pairs the paper ties are left out). This asks whether the "
+              "paper's conclusions hold on our numbers, whatever the absolute level.", "",
+              "| Table | pairs compared | same order | share |", "|---|---|---|---|"]
+    for table in tables:
+        same, total = pair_order_agreement(table, summary)
+        if total:
+            lines.append(f"| [{table.number}]({table.filename}) | {total} | {same} | {same / total:.0%} |")
     return "\n".join(lines + [""])
+
+
+def pair_order_agreement(table: TableDef, summary: pd.DataFrame) -> tuple[int, int]:
+    """(pairs ordered as in the paper, pairs compared) over datasets x pairs of the table's methods."""
+    same = total = 0
+    for d in table.datasets:
+        ours, paper = {}, {}
+        for m in table.methods:
+            row, pub = _cell(summary, table, d, m), published(table.published_as, d, m)
+            if row is not None and pub is not None and not np.isnan(pub[0]):
+                ours[m], paper[m] = row["mean"], pub[0]
+        names = sorted(ours)
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                if paper[a] == paper[b]:
+                    continue
+                total += 1
+                same += (ours[a] > ours[b]) == (paper[a] > paper[b])
+    return same, total
 
 
 def render_all(results_dir: str | Path, reports_dir: str | Path, tables: Iterable[str] = ("1", "2", "10", "11"),
