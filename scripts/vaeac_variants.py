@@ -20,7 +20,7 @@ from vaeac_bench.datasets import load, make_split
 from vaeac_bench.methods.vaeac import VAEACMethod
 from vaeac_bench.metrics import score_imputations
 from vaeac_bench.results import atomic_write_json
-from vaeac_bench.seeding import derive_seed
+from vaeac_bench.runner import method_seed
 
 
 def clip_to_training_range(x: np.ndarray, train: np.ndarray, real: np.ndarray) -> np.ndarray:
@@ -45,12 +45,12 @@ def score_variant(dataset: str, mode: str, splits: list[int], n: int = 10,
     for k in splits:
         s = make_split(table, k)
         feats = list(range(s.target_index))
-        est = VAEACMethod(mode=mode, random_state=derive_seed("method", dataset, "vaeac", k))
+        est = VAEACMethod(mode=mode, random_state=method_seed(dataset, "vaeac", k))
         est.fit(s.train_obs, s.schema)
         test_in = clip_to_training_range(s.test_obs, s.train_obs, s.schema.real_mask) if clip_inputs else s.test_obs
-        for part, truth, obs, dropped in (("test", s.test_true, test_in, s.test_dropped),
-                                          ("train", s.train_true, s.train_obs, s.train_dropped)):
-            sc = score_imputations(truth, est.impute(obs, n=n), dropped & ~np.isnan(truth), s.schema, columns=feats)
+        for part, truth, obs, scored in (("test", s.test_true, test_in, s.test_scored),
+                                         ("train", s.train_true, s.train_obs, s.train_scored)):
+            sc = score_imputations(truth, est.impute(obs, n=n), scored, s.schema, columns=feats)
             out[part].append(sc.nrmse if sc.nrmse is not None else sc.pfc)
         print(f"{dataset} split {k}: test {out['test'][-1]:.3f}, train {out['train'][-1]:.3f}", flush=True)
     return out

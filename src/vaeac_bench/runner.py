@@ -108,6 +108,11 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def method_seed(dataset: str, method: str, split: int) -> int:
+    """The random_state a method gets in one grid cell (scripts reuse it to reproduce a cell's model)."""
+    return derive_seed("method", dataset, method, split)
+
+
 def compute_cell(cell: Cell, data_dir: str | os.PathLike | None = None, threads: int = 1) -> dict[str, Any]:
     """Run one cell end to end and return its result record (nothing is written here)."""
     from threadpoolctl import threadpool_limits
@@ -115,8 +120,8 @@ def compute_cell(cell: Cell, data_dir: str | os.PathLike | None = None, threads:
     k = cell.key
     table = load(k.dataset, data_dir=data_dir)
     split = make_split(table, k.split, k.mechanism, k.rate)
-    method_seed = derive_seed("method", k.dataset, k.method, k.split)
-    est = seed(build(k.method, quick=cell.quick), method_seed)
+    cell_seed = method_seed(k.dataset, k.method, k.split)
+    est = seed(build(k.method, quick=cell.quick), cell_seed)
     if "torch" in sys.modules:
         import torch
 
@@ -134,8 +139,8 @@ def compute_cell(cell: Cell, data_dir: str | os.PathLike | None = None, threads:
         score = score_imputations(split.test_true, test_imp, split.test_scored, split.schema, columns=features)
         # the same metrics on the training rows' own imputations (their target observed): the transductive
         # reading of the protocol, recorded beside the inductive test-set score
-        train_scored = split.train_dropped & ~np.isnan(split.train_true)
-        train_score = score_imputations(split.train_true, train_imp, train_scored, split.schema, columns=features)
+        train_score = score_imputations(split.train_true, train_imp, split.train_scored, split.schema,
+                                        columns=features)
         down = downstream_score(train_imp[:, :, features], split.train_true[:, t_idx], test_imp[:, :, features],
                                 split.test_true[:, t_idx], split.schema.select(features), split.task)
     down_name = "r2" if split.task == "regression" else "accuracy"
@@ -143,7 +148,7 @@ def compute_cell(cell: Cell, data_dir: str | os.PathLike | None = None, threads:
         "result_schema": RESULT_SCHEMA,
         "dataset": k.dataset, "method": k.method, "split": k.split, "mechanism": k.mechanism, "rate": k.rate,
         "config_hash": k.config_hash, "quick": cell.quick, "config": cell.config,
-        "seeds": {"split": k.split, "method": method_seed},
+        "seeds": {"split": k.split, "method": cell_seed},
         "data": split.record(),
         "n_imputations": {"requested": cell.n_imputations, "returned": int(test_imp.shape[0])},
         "metrics": {"nrmse": score.nrmse, "pfc": score.pfc, down_name: down,

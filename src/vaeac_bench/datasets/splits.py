@@ -58,6 +58,11 @@ class Split:
         """Test cells whose imputation is scored: dropped by the mechanism and known in the ground truth."""
         return self.test_dropped & ~np.isnan(self.test_true)
 
+    @property
+    def train_scored(self) -> np.ndarray:
+        """Training cells scored by the transductive reading (table 10t): dropped and known."""
+        return self.train_dropped & ~np.isnan(self.train_true)
+
     def record(self) -> dict:
         """What identifies this split's data, for the result file (sizes, realised rates, mask digests)."""
         feats = slice(0, self.target_index)

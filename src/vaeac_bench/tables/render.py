@@ -261,6 +261,7 @@ def render_summary(tables: Iterable[TableDef], summary: pd.DataFrame) -> str:
              f"({BETTER}) or on the worse side ({WORSE}). The per-dataset detail is in each table's file.", "",
              "| Table | Method | datasets compared | inside | better ▲ | worse ▼ | complete (5 splits) |",
              "|---|---|---|---|---|---|---|"]
+    n_rows = 0
     for table in tables:
         labels = _labels(table.methods)
         for m in table.methods:
@@ -271,7 +272,8 @@ def render_summary(tables: Iterable[TableDef], summary: pd.DataFrame) -> str:
             counts = [sum(v == k for v in verdicts.values()) for k in ("inside", "better", "worse")]
             lines.append(f"| [{table.number}]({table.filename}) | {labels[m]} | {len(verdicts)} | "
                          + " | ".join(map(str, counts)) + f" | {complete} of {len(verdicts)} |")
-    if len(lines) == 6:
+            n_rows += 1
+    if not n_rows:
         lines.append("| — | no results yet | | | | | |")
     lines += ["", "## Does the paper's ordering of methods hold?", "",
               "For every dataset and every pair of methods that both the paper and we report, whether our means "
