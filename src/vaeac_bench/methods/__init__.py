@@ -27,6 +27,9 @@ class MethodSpec:
     quick: dict[str, Any] = field(default_factory=dict)
     label: str = ""  # the column name the paper's tables use
     description: str = ""
+    #: package-relative files/folders whose source computes this method's results (hashed into each result
+    #: file's provenance, so a cell computed by older code is recognised as stale)
+    code: tuple[str, ...] = ()
 
     def load_class(self) -> type[Imputer]:
         mod, cls = self.target.split(":")

@@ -5,9 +5,13 @@ from __future__ import annotations
 from . import MethodSpec, register, register_group
 
 _M = "vaeac_bench.methods"
+# the source each family's results depend on (package-relative; nn/ holds the shared networks and training)
+_VAEAC_CODE = ("methods/vaeac", "nn", "encoding.py")
+_GAIN_CODE = ("methods/gain.py", "nn", "encoding.py")
+_UM_CODE = ("methods/um.py", "nn", "encoding.py")
 
 register(MethodSpec(
-    "mean", f"{_M}.simple:MeanModeImputer", label="Mean/mode",
+    "mean", f"{_M}.simple:MeanModeImputer", label="Mean/mode", code=("methods/simple.py",),
     description="Column mean (real) or mode (categorical) of the training data: the floor every method must beat.",
 ))
 register(MethodSpec(
@@ -15,7 +19,7 @@ register(MethodSpec(
     # n=10 imputations as in §5.1; miceforest's defaults otherwise
     params={"iterations": 5, "num_datasets": 10, "mean_match_candidates": 5},
     quick={"iterations": 1, "boosting_rounds": 5},
-    label="MICE",
+    label="MICE", code=("methods/mice.py", "methods/refit.py"),
     description="Multiple imputation by chained equations (miceforest, LightGBM models, predictive mean matching).",
 ))
 register(MethodSpec(
@@ -23,21 +27,22 @@ register(MethodSpec(
     # Stekhoven & Bühlmann (2012): 100 trees, at most 10 iterations, stop when the change grows
     params={"n_estimators": 100, "max_iter": 10},
     quick={"n_estimators": 10, "max_iter": 2},
-    label="MissForest",
+    label="MissForest", code=("methods/missforest.py", "methods/refit.py", "encoding.py"),
     description="Iterative random-forest imputation (Stekhoven & Bühlmann), scikit-learn forests.",
 ))
 
 # --- VAEAC family (issue 3): one model, three objectives (appendix C, D.2) -------------------------
 register(MethodSpec(
-    "vaeac", f"{_M}.vaeac:VAEACMethod", params={"alpha": 1.0}, quick={"epochs": 5}, label="VAEAC",
+    "vaeac", f"{_M}.vaeac:VAEACMethod", params={"alpha": 1.0}, quick={"epochs": 5}, label="VAEAC", code=_VAEAC_CODE,
     description="Variational autoencoder with arbitrary conditioning (Ivanov et al., 2019).",
 ))
 register(MethodSpec(
-    "gsnn", f"{_M}.vaeac:VAEACMethod", params={"alpha": 0.0}, quick={"epochs": 5}, label="GSNN",
+    "gsnn", f"{_M}.vaeac:VAEACMethod", params={"alpha": 0.0}, quick={"epochs": 5}, label="GSNN", code=_VAEAC_CODE,
     description="Gaussian stochastic neural network: the hybrid objective (16) with alpha = 0.",
 ))
 register(MethodSpec(
     "nn", f"{_M}.vaeac:VAEACMethod", params={"alpha": 0.0, "delta_prior": True}, quick={"epochs": 5}, label="NN",
+    code=_VAEAC_CODE,
     description="Deterministic network: GSNN with a delta-function prior (single imputation).",
 ))
 
@@ -49,7 +54,7 @@ register(MethodSpec(
     "gain", f"{_M}.gain:GAINImputer",
     params={"variant": "modified", "alpha": 10.0, "hint_rate": 0.01, "validation_fraction": 0.05,
             "iterations": 10000, "batch_size": 128},
-    quick={"iterations": 200}, label="GAIN",
+    quick={"iterations": 200}, label="GAIN", code=_GAIN_CODE,
     description="GAIN as modified in the paper's appendix A.4 (one-hot, loss (12), alpha=10, 1% hint).",
 ))
 for _a in ("0.1", "0.5", "1", "2", "10"):
@@ -59,7 +64,7 @@ for _a in ("0.1", "0.5", "1", "2", "10"):
         f"gain-original-a{_a}", f"{_M}.gain:GAINImputer",
         params={"variant": "original", "alpha": float(_a), "hint_rate": 0.9, "validation_fraction": 0.0,
                 "iterations": 10000, "batch_size": 128},
-        quick={"iterations": 200}, label=f"GAIN original, α={_a}",
+        quick={"iterations": 200}, label=f"GAIN original, α={_a}", code=_GAIN_CODE,
         description=f"GAIN as its authors' code does it (Yoon et al., 2018), alpha={_a}.",
     ))
 register_group("gain-original", tuple(f"gain-original-a{a}" for a in ("0.1", "0.5", "1", "2", "10")))
@@ -70,7 +75,7 @@ for _name, _mt, _desc in (("um", "fixed", "with the appendix B.3 training-mask f
         # random permutation (A.2's RMSE-optimal choice, as VAEAC's sampler); docs/gain_um.md
         _name, f"{_M}.um:UniversalMarginalizer",
         params={"mask_training": _mt, "missing_rate": 0.2, "sampling": "most_probable"},
-        quick={"epochs": 5}, label="UM" if _mt == "fixed" else "UM (naive masks)",
+        quick={"epochs": 5}, label="UM" if _mt == "fixed" else "UM (naive masks)", code=_UM_CODE,
         description=f"Universal Marginalizer {_desc}; sequential imputation along a random permutation.",
     ))
 
