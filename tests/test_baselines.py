@@ -62,7 +62,7 @@ def test_missforest_hyper_parameters_reach_the_forests(table):
     assert all(f.n_estimators == 7 for f in est.forests_.values())
     assert est.forests_[0].min_samples_leaf == 9 and est.forests_[3].min_samples_leaf == 1
     assert est.forests_[0].max_features == pytest.approx(1 / 3) and est.forests_[3].max_features == "sqrt"
-    with pytest.raises(ValueError, match="max_iter must be >= 1"):
+    with pytest.raises(ValueError, match="The .max_iter. parameter of MissForestImputer"):
         MissForestImputer(max_iter=0).fit(obs, schema)
 
 

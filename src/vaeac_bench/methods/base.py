@@ -3,18 +3,24 @@
 A method is a scikit-learn style estimator (constructor arguments are its hyper-parameters, fitted state
 ends in ``_``) that fits on the suite's numeric layout (see :mod:`vaeac_bench.schema`) and returns ``n``
 imputations. Single-imputation methods (``multiple = False``) always return one and say so.
+
+Parameter validation has one style, scikit-learn's: a subclass declares ``_parameter_constraints`` (a dict
+from each constructor argument to a list of :mod:`sklearn.utils._param_validation` constraints) and
+:meth:`Imputer.fit` checks them before anything else, so an invalid value fails with one message naming the
+parameter (:class:`InvalidParameterError`, a ``ValueError``), not deep inside training.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from abc import abstractmethod
+from abc import ABCMeta, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import InvalidParameterError
 
 from ..schema import Schema
 from ..validation import check_matrix
@@ -27,20 +33,45 @@ class NotFittedError(RuntimeError):
     """``impute`` was called before ``fit``."""
 
 
-class Imputer(BaseEstimator):
-    """Base class: subclasses implement :meth:`_fit` and :meth:`_impute`.
+__all__ = ["Imputer", "InvalidParameterError", "NotFittedError"]
 
-    ``impute`` copies observed cells back, so a subclass only has to fill the missing ones.
+
+class Imputer(BaseEstimator, metaclass=ABCMeta):
+    """Abstract base class of every method: subclasses implement :meth:`_fit` and :meth:`_impute`.
+
+    A subclass that lacks either cannot be instantiated (``TypeError``). ``impute`` copies observed cells
+    back, so a subclass only has to fill the missing ones.
+
+    Parameters are validated the way scikit-learn does it, at :meth:`fit` (never in ``__init__``): declare
+
+    .. code-block:: python
+
+        from sklearn.utils._param_validation import Interval, StrOptions
+        from numbers import Integral, Real
+
+        class MyMethod(Imputer):
+            _parameter_constraints = {
+                "epochs": [Interval(Integral, 1, None, closed="left")],
+                "alpha": [Interval(Real, 0, 1, closed="both")],
+                "mode": [StrOptions({"fast", "exact"})],
+                "random_state": ["random_state"],
+            }
+
+    and every constructor argument listed there is checked first thing in ``fit``; a violation raises
+    :class:`InvalidParameterError` (a ``ValueError`` and ``TypeError``) whose message names the parameter and
+    the values it accepts. Every constructor argument should have an entry (the contract test checks it);
+    use ``"no_validation"`` for one that is checked elsewhere.
     """
 
     #: whether :meth:`impute` can return several different imputations
     multiple: ClassVar[bool] = True
-    #: bump when a change alters results, so cached benchmark cells are recomputed
-    version: ClassVar[int] = 1
+    #: constructor argument -> scikit-learn constraints, checked by :meth:`fit` (see the class docstring)
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
 
     # -- public API -------------------------------------------------------------------------------
     def fit(self, X: np.ndarray, schema: Schema) -> Imputer:
         """Learn from ``X`` (NaN = missing; categoricals as integer codes) whose columns ``schema`` types."""
+        self._validate_params()  # scikit-learn's check of _parameter_constraints; names the bad parameter
         X = check_matrix(X, schema, fitting=True)
         self.schema_ = schema
         self.n_features_in_ = len(schema)
@@ -66,7 +97,9 @@ class Imputer(BaseEstimator):
     def config(self) -> dict[str, Any]:
         """The hyper-parameters that define results (used for the benchmark cache key)."""
         params = {k: v for k, v in self.get_params(deep=False).items() if k not in self._not_config()}
-        return {"class": type(self).__name__, "version": self.version, "params": params}
+        # "version" is frozen at 1: it is part of every committed cell's config hash (runner.cell_config), and
+        # staleness is now detected from a digest of the method's source (MethodSpec.code), not a bumped integer
+        return {"class": type(self).__name__, "version": 1, "params": params}
 
     # -- persistence (JSON + npz; never pickles) --------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
@@ -75,7 +108,7 @@ class Imputer(BaseEstimator):
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         meta = {"class": f"{type(self).__module__}:{type(self).__qualname__}", "params": self.get_params(deep=False),
-                "schema": self.schema_.to_dict(), "version": self.version}
+                "schema": self.schema_.to_dict()}
         (path / META_FILE).write_text(json.dumps(meta, indent=1, default=_json_default))
         state = self._get_state()
         np.savez(path / STATE_FILE, **state)

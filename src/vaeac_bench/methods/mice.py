@@ -7,8 +7,12 @@ for real columns), and it imputes unseen rows with the models learnt on the trai
 
 from __future__ import annotations
 
+from numbers import Integral
+from typing import Any, ClassVar
+
 import numpy as np
 import pandas as pd
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..schema import Schema
 from .refit import RefitOnLoad
@@ -45,6 +49,17 @@ class MICEImputer(RefitOnLoad):
     infinite odds ratio when a rare class is predicted with probability 1.
     """
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "iterations": [Interval(Integral, 1, None, closed="left")],
+        "num_datasets": [Interval(Integral, 1, None, closed="left")],
+        "mean_match_candidates": [Interval(Integral, 0, None, closed="left")],
+        # miceforest's strategies for categorical columns (see the class docstring for why "fast")
+        "categorical_strategy": [StrOptions({"fast", "normal", "shap"})],
+        "boosting_rounds": [Interval(Integral, 1, None, closed="left"), None],
+        "num_threads": [Interval(Integral, 1, None, closed="left")],
+        "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"), None],
+    }
+
     def __init__(self, iterations: int = 5, num_datasets: int = 10, mean_match_candidates: int = 5,
                  categorical_strategy: str = "fast", boosting_rounds: int | None = None, num_threads: int = 1,
                  random_state: int | None = None):
@@ -62,10 +77,6 @@ class MICEImputer(RefitOnLoad):
     def _fit(self, X: np.ndarray, schema: Schema) -> None:
         import miceforest as mf
 
-        if int(self.iterations) < 1:
-            raise ValueError(f"iterations must be >= 1, got {self.iterations}")
-        if int(self.num_datasets) < 1:
-            raise ValueError(f"num_datasets must be >= 1, got {self.num_datasets}")
         self._remember(X)
         df = to_frame(X, schema)
         cols = list(df.columns)

@@ -19,8 +19,12 @@ benchmark fits on train and imputes test), iterated with the same stopping rule.
 
 from __future__ import annotations
 
+from numbers import Integral
+from typing import Any, ClassVar
+
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.utils._param_validation import Interval
 
 from ..encoding import one_hot
 from ..schema import Schema
@@ -31,6 +35,13 @@ class MissForestImputer(RefitOnLoad):
     """Iterative random-forest imputation; single imputation (the paper notes MissForest is not multiple)."""
 
     multiple = False
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "min_samples_leaf_regression": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [Integral, None],
+        "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"), None],
+    }
 
     def __init__(self, n_estimators: int = 100, max_iter: int = 10, min_samples_leaf_regression: int = 5,
                  n_jobs: int = 1, random_state: int | None = None):
@@ -95,10 +106,6 @@ class MissForestImputer(RefitOnLoad):
         return model
 
     def _fit(self, X: np.ndarray, schema: Schema) -> None:
-        if int(self.max_iter) < 1:
-            raise ValueError(f"max_iter must be >= 1, got {self.max_iter}")
-        if int(self.n_estimators) < 1:
-            raise ValueError(f"n_estimators must be >= 1, got {self.n_estimators}")
         self._remember(X)
         self.schema_ = schema
         missing = np.isnan(X)
