@@ -74,4 +74,4 @@ def test_rate_parameter_and_pluggable_mechanism():
         assert np.isnan(s.train_obs[:, 0]).any() and not np.isnan(s.train_obs[:, 1:-1]).any()
         assert s.mechanism == "first-column-only"
     finally:
-        MECHANISMS.pop("first-column-only")
+        MECHANISMS.unregister("first-column-only")

@@ -11,41 +11,26 @@ import os
 
 from .masks import MECHANISMS, register_mechanism
 from .registry import GROUPS, SPECS
+from .registry import register as register_dataset
 from .sources import ENV_VAR, ChecksumError, DataNotFoundError, cache_dir
 from .spec import DatasetSpec, Table, codes_to_frame
 from .splits import Split, make_split, split_indices
 
 __all__ = [
     "ENV_VAR", "GROUPS", "MECHANISMS", "SPECS", "ChecksumError", "DataNotFoundError", "DatasetSpec", "Split",
-    "Table", "cache_dir", "codes_to_frame", "get_spec", "load", "make_split", "register_mechanism", "resolve",
-    "split_indices",
+    "Table", "cache_dir", "codes_to_frame", "get_spec", "load", "make_split", "register_dataset",
+    "register_mechanism", "resolve", "split_indices",
 ]
 
 
 def get_spec(name: str) -> DatasetSpec:
     """The spec registered under ``name`` (case-insensitive), or a ValueError listing the known names."""
-    key = name.strip().lower()
-    if key not in SPECS:
-        raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(sorted(SPECS))}; "
-                         f"groups: {', '.join(sorted(GROUPS))}")
-    return SPECS[key]
+    return SPECS.get(name)
 
 
 def resolve(names: str | list[str]) -> list[str]:
     """Expand a comma-separated list of dataset names and group names (``uci``, ``sklearn``) in order."""
-    items = names.split(",") if isinstance(names, str) else list(names)
-    out: list[str] = []
-    for item in (i.strip().lower() for i in items):
-        if not item:
-            continue
-        for n in GROUPS.get(item, (item,)):
-            get_spec(n)
-            if n not in out:
-                out.append(n)
-    if not out:
-        raise ValueError("no dataset given; use a name, a comma-separated list, or a group: "
-                         + ", ".join(sorted(GROUPS)))
-    return out
+    return SPECS.resolve(names)
 
 
 def load(name: str, data_dir: str | os.PathLike | None = None, download: bool = False) -> Table:

@@ -1,7 +1,8 @@
 """Missingness mechanisms: which cells of a table to hide. Pluggable by name; MCAR is the paper's (A.2).
 
 A mechanism is ``fn(data, rate, rng) -> bool array`` of the cells to drop, with ``data`` the ground
-truth (NaN where truly missing). New mechanisms (MAR, MNAR) register with :func:`register_mechanism`.
+truth (NaN where truly missing). New mechanisms (MAR, MNAR) register with :func:`register_mechanism`, into
+the same kind of :class:`~vaeac_bench.registry.Registry` that holds methods and datasets.
 """
 
 from __future__ import annotations
@@ -10,23 +11,26 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..registry import Registry
+
 Mechanism = Callable[[np.ndarray, float, np.random.Generator], np.ndarray]
-MECHANISMS: dict[str, Mechanism] = {}
+#: every mechanism by name; the built-ins below are registered when this module is imported
+MECHANISMS: Registry[Mechanism] = Registry("missingness mechanism")
 
 
 def register_mechanism(name: str) -> Callable[[Mechanism], Mechanism]:
-    """Decorator: make a mechanism available under ``name``."""
+    """Decorator: make a mechanism available under ``name`` (unique; built-in or plugin alike)."""
 
     def deco(fn: Mechanism) -> Mechanism:
-        if name in MECHANISMS:
-            raise ValueError(f"mechanism {name!r} is registered twice")
-        MECHANISMS[name] = fn
-        return fn
+        if not callable(fn):
+            raise TypeError(f"mechanism {name!r} must be a function fn(data, rate, rng) -> bool mask")
+        return MECHANISMS.register(name, fn)
 
     return deco
 
 
 def check_rate(rate: float) -> float:
+    """The missing rate as a float in [0, 1), or a ValueError naming ``rate``."""
     rate = float(rate)
     if not 0.0 <= rate < 1.0 or np.isnan(rate):
         raise ValueError(f"missing rate must be in [0, 1), got {rate}")
@@ -40,7 +44,5 @@ def mcar(data: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
 
 
 def get_mechanism(name: str) -> Mechanism:
-    try:
-        return MECHANISMS[name]
-    except KeyError:
-        raise ValueError(f"unknown missingness mechanism {name!r}; known: {sorted(MECHANISMS)}") from None
+    """The mechanism registered under ``name``, or a ValueError listing the known ones."""
+    return MECHANISMS.get(name)

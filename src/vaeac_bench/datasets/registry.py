@@ -8,6 +8,7 @@ the original bytes, checked before anything is parsed.
 
 from __future__ import annotations
 
+from ..registry import Registry
 from .spec import DatasetSpec, Download, OriginalFormat
 
 _JB = "https://raw.githubusercontent.com/jbrownlee/Datasets/d20fcb6402ae34e653d4513b00f39257bb37ed7f"
@@ -68,15 +69,17 @@ _ORTHO_NOTE = (
     "for comparison; see the README for the measurement behind this choice."
 )
 
-SPECS: dict[str, DatasetSpec] = {}
+#: every dataset by name; the built-ins below are registered when ``vaeac_bench.datasets`` is imported
+SPECS: Registry[DatasetSpec] = Registry("dataset")
+#: dataset groups (``uci``, ``sklearn``, ...), read-only
+GROUPS = SPECS.groups
 
 
 def register(spec: DatasetSpec) -> DatasetSpec:
-    """Add a spec to the registry (names are unique)."""
-    if spec.name in SPECS:
-        raise ValueError(f"dataset {spec.name!r} is registered twice")
-    SPECS[spec.name] = spec
-    return spec
+    """Add a dataset, built-in or plugin, under ``spec.name`` (unique); returns ``spec``."""
+    if not isinstance(spec, DatasetSpec):
+        raise TypeError(f"register() takes a DatasetSpec, got {type(spec).__name__}")
+    return SPECS.register(spec.name, spec)
 
 
 register(DatasetSpec(
@@ -211,11 +214,9 @@ register(DatasetSpec(
         OriginalFormat("csv", header=True)),
 ))
 
-#: Name groups usable wherever a dataset name is accepted.
-GROUPS: dict[str, tuple[str, ...]] = {
-    "uci": ("boston", "breast", "concrete", "diabetes", "digits", "glass", "iris", "mushroom", "orthopedic",
-            "phishing", "wallrobot", "whitewine", "yeast", "zoo"),
-    "sklearn": ("breast", "diabetes", "digits", "iris"),
-    # table 1 / table 2 of the paper
-    "table1": ("whitewine", "yeast", "mushroom", "zoo", "phishing"),
-}
+# name groups usable wherever a dataset name is accepted
+SPECS.register_group("uci", ("boston", "breast", "concrete", "diabetes", "digits", "glass", "iris", "mushroom",
+                             "orthopedic", "phishing", "wallrobot", "whitewine", "yeast", "zoo"))
+SPECS.register_group("sklearn", ("breast", "diabetes", "digits", "iris"))
+# table 1 / table 2 of the paper
+SPECS.register_group("table1", ("whitewine", "yeast", "mushroom", "zoo", "phishing"))

@@ -1,7 +1,8 @@
 """The method registry: every imputation method by name, with its paper defaults and a quick budget.
 
 Entries name their class as ``"module:Class"`` and are imported on first use, so ``run-bench --methods
-mean`` never imports torch. The full list lives in :mod:`vaeac_bench.methods.registry`.
+mean`` never imports torch. The built-in list lives in :mod:`vaeac_bench.methods.registry` and is registered
+when this package is imported; a plugin adds its own with :func:`register` (same call, same rules).
 
 >>> from vaeac_bench.methods import build
 >>> build("mean").multiple
@@ -14,7 +15,8 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from .base import Imputer, NotFittedError
+from ..registry import Registry
+from .base import Imputer, InvalidParameterError, NotFittedError
 
 
 @dataclass(frozen=True)
@@ -32,54 +34,42 @@ class MethodSpec:
     code: tuple[str, ...] = ()
 
     def load_class(self) -> type[Imputer]:
+        """Import the registered class (the only place a method's module is imported by name)."""
         mod, cls = self.target.split(":")
-        return getattr(importlib.import_module(mod), cls)
+        klass = getattr(importlib.import_module(mod), cls)
+        if not (isinstance(klass, type) and issubclass(klass, Imputer)):
+            raise TypeError(f"method {self.name!r}: {self.target} is not an Imputer subclass")
+        return klass
 
 
-REGISTRY: dict[str, MethodSpec] = {}
-GROUPS: dict[str, tuple[str, ...]] = {}
+#: every registered method by name; built-ins are added when this package is imported (see the end of this file)
+REGISTRY: Registry[MethodSpec] = Registry("method", allow_all=True)
+#: names that expand to several methods (read-only view; add with :func:`register_group`)
+GROUPS = REGISTRY.groups
 
 
 def register(spec: MethodSpec) -> MethodSpec:
-    """Add a method (names are unique and lower-case)."""
-    if spec.name in REGISTRY or spec.name in GROUPS:
-        raise ValueError(f"method {spec.name!r} is registered twice")
-    REGISTRY[spec.name] = spec
-    return spec
+    """Add a method, built-in or plugin, under ``spec.name`` (unique, lower-case); returns ``spec``."""
+    if not isinstance(spec, MethodSpec):
+        raise TypeError(f"register() takes a MethodSpec, got {type(spec).__name__}")
+    if not isinstance(spec.target, str) or spec.target.count(":") != 1:
+        raise ValueError(f"MethodSpec.target must be 'package.module:Class', got {spec.target!r}")
+    return REGISTRY.register(spec.name, spec)
 
 
 def register_group(name: str, members: tuple[str, ...]) -> None:
     """A name that expands to several methods (e.g. ``gain-original`` = its alpha grid)."""
-    if name in REGISTRY or name in GROUPS:
-        raise ValueError(f"method group {name!r} clashes with a registered name")
-    GROUPS[name] = members
+    REGISTRY.register_group(name, members)
 
 
 def get(name: str) -> MethodSpec:
-    _ensure_registry()
-    key = name.strip().lower()
-    if key not in REGISTRY:
-        raise ValueError(f"unknown method {name!r}; known methods: {', '.join(sorted(REGISTRY))}"
-                         + (f"; groups: {', '.join(sorted(GROUPS))}" if GROUPS else ""))
-    return REGISTRY[key]
+    """The spec registered under ``name`` (case-insensitive), or a ValueError listing the known methods."""
+    return REGISTRY.get(name)
 
 
 def resolve(names: str | list[str]) -> list[str]:
     """Expand a comma-separated list of method names and groups (``all`` = every registered method)."""
-    _ensure_registry()
-    items = names.split(",") if isinstance(names, str) else list(names)
-    out: list[str] = []
-    for item in (i.strip().lower() for i in items):
-        if not item:
-            continue
-        expanded = tuple(REGISTRY) if item == "all" else GROUPS.get(item, (item,))
-        for n in expanded:
-            get(n)
-            if n not in out:
-                out.append(n)
-    if not out:
-        raise ValueError("no method given; known methods: " + ", ".join(sorted(REGISTRY)))
-    return out
+    return REGISTRY.resolve(names)
 
 
 def params_for(name: str, quick: bool = False, **overrides: Any) -> dict[str, Any]:
@@ -105,10 +95,9 @@ def seed(est: Imputer, random_state: int | None) -> Imputer:
     return est
 
 
-def _ensure_registry() -> None:
-    if not REGISTRY:
-        importlib.import_module(".registry", __name__)
+# the built-in methods, registered eagerly so that lookups never depend on import order (issue 9, item 11);
+# the entries name their classes as strings, so this imports neither torch nor miceforest
+from . import registry as _builtins  # noqa: E402, F401
 
-
-__all__ = ["GROUPS", "REGISTRY", "Imputer", "MethodSpec", "NotFittedError", "build", "get", "params_for",
-           "register", "register_group", "resolve", "seed"]
+__all__ = ["GROUPS", "REGISTRY", "Imputer", "InvalidParameterError", "MethodSpec", "NotFittedError", "build", "get",
+           "params_for", "register", "register_group", "resolve", "seed"]
