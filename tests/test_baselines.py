@@ -66,10 +66,25 @@ def test_missforest_hyper_parameters_reach_the_forests(table):
         MissForestImputer(max_iter=0).fit(obs, schema)
 
 
-def test_missforest_stops_when_the_change_grows():
-    assert MissForestImputer._grew((0.1, 0.2), (0.2, 0.3))
-    assert not MissForestImputer._grew((0.1, 0.2), (0.2, 0.1))  # only one type grew: go on
-    assert MissForestImputer._grew((0.1, np.nan), (0.2, np.nan))  # a type that is absent does not count
+def _scripted(changes):
+    """A fake sweep: the state is the sweep count, the change comes from ``changes``; returns (kept, index)."""
+    it = iter(changes)
+    return lambda max_iter: MissForestImputer._iterate(lambda k: (k + 1, next(it)), 0, max_iter)
+
+
+@pytest.mark.parametrize(("changes", "max_iter", "kept"), [
+    # both types present: go on while either difference decreases; stop at the first sweep where neither does
+    # and keep the previous imputation (Stekhoven & Bühlmann 2012; R missForest's stopCriterion)
+    ([(0.5, 0.4), (0.3, 0.2), (0.35, 0.25), (0.1, 0.1)], 10, 2),
+    ([(0.5, 0.4), (0.3, 0.5), (0.2, 0.6), (0.25, 0.7)], 10, 3),  # only the real change fell: go on
+    ([(0.5, 0.4), (0.5, 0.4)], 10, 1),  # equal is "not decreased" (R uses new < old to continue)
+    ([(0.5, np.nan), (0.4, np.nan), (0.45, np.nan)], 10, 2),  # a type without missing cells does not count
+    ([(0.5, 0.4), (0.3, 0.2), (0.9, 0.9)], 4, 2),
+    ([(0.5, 0.4), (0.3, 0.2), (0.9, 0.9)], 3, 3),  # as R: at max_iter the last sweep is kept even if it grew
+    ([(0.5, 0.4), (0.3, 0.2), (0.1, 0.1), (0.0, 0.0)], 3, 3),  # max_iter reached: the last imputation
+])
+def test_missforest_stopping_rule_matches_stekhoven_and_buehlmann(changes, max_iter, kept):
+    assert _scripted(changes)(max_iter) == (kept, kept)
 
 
 def test_missforest_imputes_its_training_data_with_its_own_fit(table):

@@ -103,36 +103,67 @@ class Imputer(BaseEstimator, metaclass=ABCMeta):
 
     # -- persistence (JSON + npz; never pickles) --------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the fitted method to directory ``path`` (JSON hyper-parameters + numeric state)."""
+        """Write the fitted method to directory ``path`` (JSON hyper-parameters + numeric state, no pickles).
+
+        ``method.json`` names the method by its registry name, which is all :meth:`load` trusts.
+        """
         self._check_fitted()
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        meta = {"class": f"{type(self).__module__}:{type(self).__qualname__}", "params": self.get_params(deep=False),
+        meta = {"method": self._registered_name(), "params": self.get_params(deep=False),
                 "schema": self.schema_.to_dict()}
         (path / META_FILE).write_text(json.dumps(meta, indent=1, default=_json_default))
-        state = self._get_state()
-        np.savez(path / STATE_FILE, **state)
+        np.savez(path / STATE_FILE, **self._get_state())
         return path
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Imputer:
-        """Read a method written by :meth:`save` (numeric arrays only; ``allow_pickle=False``)."""
-        import importlib
+        """Read a method written by :meth:`save`: only a registered method, looked up by name.
+
+        The folder's ``method.json`` never names code to import: its ``method`` is looked up in the method
+        registry (which maps it to a class), anything else is refused, so a model folder from someone else
+        cannot execute code (issue 9, item 13). Arrays are read with ``allow_pickle=False``.
+        """
+        from . import REGISTRY
 
         path = Path(path)
-        meta = json.loads((path / META_FILE).read_text())
-        mod, qual = meta["class"].split(":")
-        klass = getattr(importlib.import_module(mod), qual)
-        if not (isinstance(klass, type) and issubclass(klass, Imputer)):
-            raise TypeError(f"{meta['class']} is not an Imputer")
+        meta_file = path / META_FILE
+        if not meta_file.is_file():
+            raise FileNotFoundError(f"{meta_file} does not exist; pass the folder that Imputer.save wrote")
+        try:
+            meta = json.loads(meta_file.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"{meta_file} is not valid JSON ({err}); pass a folder written by Imputer.save") from None
+        name = meta.get("method") if isinstance(meta, dict) else None
+        if not isinstance(name, str) or name not in REGISTRY:
+            raise ValueError(f"{meta_file} names method {name!r}, which is not a registered method; refusing to load "
+                             f"it (only registered methods are loaded, by name; {REGISTRY.known()}). Register the "
+                             "method with vaeac_bench.methods.register() first if you trust it")
+        klass = REGISTRY[name].load_class()
         if cls is not Imputer and not issubclass(klass, cls):
-            raise TypeError(f"{path} holds a {qual}, not a {cls.__name__}")
-        obj = klass(**meta["params"])
+            raise TypeError(f"{path} holds a {klass.__name__} (method {name!r}), not a {cls.__name__}")
+        params = meta.get("params", {})
+        if not isinstance(params, dict):
+            raise ValueError(f"{meta_file}: 'params' must be a JSON object")
+        obj = klass(**params)
+        obj._validate_params()
         obj.schema_ = Schema.from_dict(meta["schema"])
         obj.n_features_in_ = len(obj.schema_)
         with np.load(path / STATE_FILE, allow_pickle=False) as npz:
             obj._set_state({k: npz[k] for k in npz.files})
         return obj
+
+    def _registered_name(self) -> str:
+        """The registry name whose class this is (the first, when several names share a class)."""
+        from . import REGISTRY
+
+        klass = type(self)
+        for name, spec in REGISTRY.items():
+            # compare the class name first, so saving a mean imputer never imports torch for another entry
+            if spec.target.rsplit(":", 1)[1] == klass.__name__ and spec.load_class() is klass:
+                return name
+        raise TypeError(f"{klass.__module__}.{klass.__qualname__} is not a registered method, so it cannot be "
+                        "saved for loading; register it with vaeac_bench.methods.register(MethodSpec(...)) first")
 
     # -- for subclasses -----------------------------------------------------------------------------
     @abstractmethod

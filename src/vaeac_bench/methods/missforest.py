@@ -8,8 +8,9 @@ paper's algorithm 1:
 2. visit the columns in order of increasing missingness; for each, fit a random forest (regressor or
    classifier) on the rows where that column is *observed*, using the current imputation of the other
    columns (categoricals one-hot) as predictors, and predict its missing cells;
-3. repeat until the change between successive imputations grows for the first time for both variable
-   types (ΔN for real, ΔF for categorical), or ``max_iter`` sweeps; return the previous imputation.
+3. repeat until the change between successive imputations stops decreasing for every variable type
+   (ΔN for real, ΔF for categorical; the R package's rule, see :meth:`MissForestImputer._iterate`) and
+   return the previous imputation, or stop after ``max_iter`` sweeps and return the last one.
 
 Forest settings follow R's randomForest defaults that missForest uses: ``n_estimators=100``,
 ``max_features`` sqrt(p) for classification and p/3 for regression, leaf size 1 (classification) and
@@ -19,8 +20,9 @@ benchmark fits on train and imputes test), iterated with the same stopping rule.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from numbers import Integral
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
@@ -29,6 +31,8 @@ from sklearn.utils._param_validation import Interval
 from ..encoding import one_hot
 from ..schema import Schema
 from .refit import RefitOnLoad
+
+S = TypeVar("S")
 
 
 class MissForestImputer(RefitOnLoad):
@@ -68,7 +72,11 @@ class MissForestImputer(RefitOnLoad):
         return np.where(np.isnan(X), self.init_, X)
 
     def _change(self, new: np.ndarray, old: np.ndarray, missing: np.ndarray) -> tuple[float, float]:
-        """ΔN (real) and ΔF (categorical) of Stekhoven & Bühlmann, NaN where a type is absent."""
+        """ΔN (real) and ΔF (categorical) of Stekhoven & Bühlmann, NaN where a type has no missing cell.
+
+        ΔF is divided by the number of missing categorical cells (the paper's #NA); the R package divides by
+        all categorical cells: a constant factor, so the stopping decision is the same.
+        """
         real, cat = self.schema_.real_mask, self.schema_.categorical_mask
         d_n = d_f = np.nan
         if real.any():
@@ -80,10 +88,27 @@ class MissForestImputer(RefitOnLoad):
         return d_n, d_f
 
     @staticmethod
-    def _grew(prev: tuple[float, float], cur: tuple[float, float]) -> bool:
-        """True once the change grew for every variable type present (the paper's stopping rule)."""
-        pairs = [(p, c) for p, c in zip(prev, cur, strict=True) if not (np.isnan(p) or np.isnan(c))]
-        return bool(pairs) and all(c > p for p, c in pairs)
+    def _decreased(prev: tuple[float, float], cur: tuple[float, float]) -> bool:
+        """Whether the change decreased for at least one variable type present (NaN = type has no missing cell)."""
+        return any(c < p for p, c in zip(prev, cur, strict=True) if not np.isnan(c))
+
+    @staticmethod
+    def _iterate(step: Callable[[S], tuple[S, tuple[float, float]]], state: S, max_iter: int) -> tuple[S, int]:
+        """Stekhoven & Bühlmann's outer loop: return the kept iterate and its index (0 = the initial fill).
+
+        As the missForest R package (``stopCriterion`` in R/missForest.R, Stekhoven & Bühlmann, Bioinformatics
+        28(1), 2012): sweep while the difference (ΔN, ΔF) decreased for at least one variable type, i.e. stop
+        at the first sweep where it did not decrease (new >= old) for any type, and return the *previous*
+        imputation; after ``max_iter`` sweeps return the last one whatever its difference (R checks
+        ``iter < maxiter`` first and then returns ``Ximp[[maxiter]]``).
+        """
+        prev = (np.inf, np.inf)
+        for it in range(1, max_iter + 1):
+            new, change = step(state)
+            if it < max_iter and not MissForestImputer._decreased(prev, change):
+                return state, it - 1
+            state, prev = new, change
+        return state, max_iter
 
     def _sweep(self, Ximp: np.ndarray, missing: np.ndarray, forests: dict[int, object] | None,
                X_obs: np.ndarray | None = None, seed_base: int = 0) -> tuple[np.ndarray, dict[int, object]]:
@@ -115,17 +140,13 @@ class MissForestImputer(RefitOnLoad):
             init[j] = np.bincount(col.astype(int)).argmax() if feat.is_categorical else col.mean()
         self.init_ = init
         rng = np.random.default_rng(self.random_state)
-        Ximp = self._initial(X)
-        prev_change = (np.inf, np.inf)
-        kept: dict[int, object] = {}
-        self.n_iter_ = 0
-        for it in range(int(self.max_iter)):
-            new, forests = self._sweep(Ximp, missing, None, X, int(rng.integers(2**31 - 1)))
-            change = self._change(new, Ximp, missing)
-            if it > 0 and self._grew(prev_change, change):
-                break  # the change grew: keep the previous imputation and its forests
-            Ximp, kept, prev_change = new, forests, change
-            self.n_iter_ += 1
+
+        def step(state: tuple[np.ndarray, dict[int, object]]) -> tuple[tuple[np.ndarray, dict[int, object]],
+                                                                        tuple[float, float]]:
+            new, forests = self._sweep(state[0], missing, None, X, int(rng.integers(2**31 - 1)))
+            return (new, forests), self._change(new, state[0], missing)
+
+        (Ximp, kept), self.n_iter_ = self._iterate(step, (self._initial(X), {}), int(self.max_iter))
         self.train_imputed_ = Ximp
         # columns complete in training (e.g. the target) still need a forest for unseen rows
         seed = int(rng.integers(2**31 - 1))
@@ -137,14 +158,9 @@ class MissForestImputer(RefitOnLoad):
         if X.shape == self.train_data_.shape and np.array_equal(X, self.train_data_, equal_nan=True):
             return self.train_imputed_[None]  # MissForest's own imputation of the data it was fitted on
         missing = np.isnan(X)
-        Ximp = self._initial(X)
-        prev_change = (np.inf, np.inf)
-        for _ in range(int(self.max_iter)):
+
+        def step(Ximp: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
             new, _ = self._sweep(Ximp, missing, self.forests_)
-            change = self._change(new, Ximp, missing)
-            if self._grew(prev_change, change):
-                break
-            Ximp, prev_change = new, change
-            if all(c == 0.0 or np.isnan(c) for c in change):
-                break  # converged exactly
-        return Ximp[None]
+            return new, self._change(new, Ximp, missing)
+
+        return self._iterate(step, self._initial(X), int(self.max_iter))[0][None]
