@@ -7,15 +7,16 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .imputer import VAEACImputer
+    from .imputer import MethodImputer, VAEACImputer, imputer_class, make_imputer
 
-__all__ = ["VAEACImputer", "__version__"]
+__all__ = ["MethodImputer", "VAEACImputer", "__version__", "imputer_class", "make_imputer"]
+_LAZY = ("MethodImputer", "VAEACImputer", "imputer_class", "make_imputer")
 
 
 def __getattr__(name: str) -> Any:
     """Lazy exports: ``from vaeac_bench import VAEACImputer`` imports torch only when asked for."""
-    if name == "VAEACImputer":
-        from .imputer import VAEACImputer
+    if name in _LAZY:
+        from . import imputer
 
-        return VAEACImputer
+        return getattr(imputer, name)
     raise AttributeError(f"module 'vaeac_bench' has no attribute {name!r}")

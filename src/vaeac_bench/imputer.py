@@ -1,13 +1,19 @@
-"""``VAEACImputer``: VAEAC as a scikit-learn transformer for mixed real/categorical tables.
+"""Any registered method as a scikit-learn transformer for mixed real/categorical tables.
 
 >>> import pandas as pd
->>> from vaeac_bench import VAEACImputer
+>>> from vaeac_bench import make_imputer
 >>> df = pd.DataFrame({"size": [1.0, None, 3.0, 2.5] * 10,
 ...                    "colour": pd.Categorical(["red", "blue", None, "red"] * 10)})
->>> imp = VAEACImputer(epochs=2, width=16, depth=1, latent_dim=2, random_state=0)
+>>> imp = make_imputer("vaeac", epochs=2, width=16, depth=1, latent_dim=2, random_state=0)
 >>> out = imp.fit_transform(df)
 >>> out["colour"].dtype == df["colour"].dtype and int(out.isna().sum().sum())
 0
+
+:func:`make_imputer` (or :func:`imputer_class`) turns every method of :mod:`vaeac_bench.methods` into an
+estimator whose constructor takes the method's own hyper-parameters (paper defaults from the registry) plus
+``categorical_features``, ``n_imputations`` and ``random_state``; ``VAEACImputer`` is the VAEAC one under a
+name. They are ordinary scikit-learn estimators: ``get_params``/``set_params``/``clone`` work, fitted
+state ends in ``_`` (``method_``, ``schema_``, ``n_features_in_``, ``feature_names_in_``).
 
 Input rules (each violation is a ``ValueError``/``TypeError`` naming the column and the fix):
 
@@ -22,66 +28,67 @@ Input rules (each violation is a ``ValueError``/``TypeError`` naming the column 
 * NaN (or ``None``/``pd.NA``) is missing; ``inf`` is refused; a column with no observed value at fit time is
   refused; at transform time an unknown category, a column whose kind changed since fit, or a different
   column set is refused. An all-missing row is imputed from the learnt joint distribution (nothing to
-  condition on); tables smaller than a batch are fine (batches are padded as in the reference code).
+  condition on). Fitting needs at least one row; transforming zero rows returns zero rows without calling
+  the method.
 
 ``transform`` returns the paper's point estimate: the mean (real) / mode (categorical) of
-``n_imputations`` draws (§5.1); ``sample(X, n)`` returns the draws themselves. Both are deterministic for a
-given ``random_state`` (pass ``random_state`` to ``sample`` for other draws).
+``n_imputations`` draws (§5.1); ``sample(X, n)`` returns the draws themselves (one for a single-imputation
+method such as mean/mode or MissForest). Both are deterministic for a given ``random_state``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+import json
+from numbers import Integral
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .metrics import aggregate
 from .schema import Feature, Schema
 
+__all__ = ["MethodImputer", "VAEACImputer", "imputer_class", "make_imputer"]  # noqa: F822 - VAEACImputer: __getattr__
+
 _REFUSED_KINDS = {"O": "text (object)", "U": "text", "S": "bytes", "b": "boolean", "M": "datetime", "m": "timedelta",
                   "c": "complex"}
+#: the estimator's own parameters, besides the method's
+_OWN = ("categorical_features", "n_imputations", "random_state")
+_META = "imputer.json"
 
 
-class VAEACImputer(TransformerMixin, BaseEstimator):
-    """Multiple imputation of mixed tables with VAEAC (Ivanov et al., ICLR 2019), scikit-learn style.
+class MethodImputer(TransformerMixin, BaseEstimator):
+    """Base of the per-method estimators that :func:`imputer_class` builds; not instantiated directly.
 
-    Parameters mirror :class:`vaeac_bench.methods.vaeac.VAEACMethod` (paper defaults); ``epochs=None``
-    picks a budget from the table size, ``patience`` enables early stopping on the validation IWAE.
+    A subclass sets ``method_name``; its constructor takes ``categorical_features``, ``n_imputations``,
+    ``random_state`` and every hyper-parameter of the registered method (the signature is generated from the
+    method's, with the registry's paper defaults), so no parameter list is repeated by hand. Parameters are
+    validated at ``fit``: the estimator's own here, the method's by the method (``_parameter_constraints``).
     """
 
-    def __init__(self, categorical_features: Any = None, n_imputations: int = 10, alpha: float = 1.0,
-                 width: int = 256, depth: int = 10, latent_dim: int = 64, activation: str = "leaky_relu",
-                 epochs: int | None = None, batch_size: int = 64, lr: float = 3e-4, validation_fraction: float = 0.25,
-                 validation_samples: int = 25, validate_every: int = 1, patience: int | None = None,
-                 mask_prob: float = 0.2, sample_most_probable: bool = True, mode: str = "fast",
-                 random_state: int | None = None, device: str = "cpu", verbose: int = 0):
-        self.categorical_features = categorical_features
-        self.n_imputations = n_imputations
-        self.alpha = alpha
-        self.width = width
-        self.depth = depth
-        self.latent_dim = latent_dim
-        self.activation = activation
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.validation_fraction = validation_fraction
-        self.validation_samples = validation_samples
-        self.validate_every = validate_every
-        self.patience = patience
-        self.mask_prob = mask_prob
-        self.sample_most_probable = sample_most_probable
-        self.mode = mode
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
+    #: the registry name of the wrapped method (set by :func:`imputer_class`)
+    method_name: ClassVar[str] = ""
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "categorical_features": ["array-like", None],
+        "n_imputations": [Interval(Integral, 1, None, closed="left")],
+    }
 
-    _METHOD_PARAMS = ("alpha", "width", "depth", "latent_dim", "activation", "epochs", "batch_size", "lr",
-                      "validation_fraction", "validation_samples", "validate_every", "patience", "mask_prob",
-                      "sample_most_probable", "mode", "random_state", "device", "verbose")
+    def __init__(self, **params: Any) -> None:
+        if not self.method_name:
+            raise TypeError("MethodImputer is a base class; use make_imputer(name, ...) or imputer_class(name)")
+        sig = inspect.signature(type(self).__init__).parameters
+        unknown = sorted(set(params) - set(sig))
+        if unknown:
+            raise TypeError(f"{type(self).__name__} got unexpected parameter(s) {unknown}; it takes "
+                            f"{[p for p in sig if p != 'self']}")
+        for name, p in sig.items():
+            if name != "self":
+                setattr(self, name, params.get(name, p.default))
 
     def __sklearn_tags__(self):  # noqa: ANN204 - sklearn Tags
         tags = super().__sklearn_tags__()
@@ -89,21 +96,26 @@ class VAEACImputer(TransformerMixin, BaseEstimator):
         tags.input_tags.categorical = True
         return tags
 
-    # -- fitting ----------------------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any = None) -> VAEACImputer:
-        """Learn the joint distribution of ``X``'s columns (``y`` is ignored; add it as a column instead, B.2)."""
-        from .methods.vaeac import VAEACMethod
+    def _method_params(self) -> dict[str, Any]:
+        return {k: v for k, v in self.get_params(deep=False).items() if k not in _OWN}
 
-        if not isinstance(self.n_imputations, int | np.integer) or self.n_imputations < 1:
-            raise ValueError(f"n_imputations must be a positive integer, got {self.n_imputations!r}")
+    # -- fitting ----------------------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any = None) -> MethodImputer:
+        """Learn the joint distribution of ``X``'s columns (``y`` is ignored; add it as a column instead, B.2)."""
+        from .methods import REGISTRY
+
+        self._validate_params()
+        rs = self.random_state
+        if rs is not None and (isinstance(rs, bool) or not isinstance(rs, Integral) or not 0 <= rs < 2**32):
+            raise ValueError("random_state must be an int in [0, 2**32) or None (a RandomState instance cannot be "
+                             f"stored in the saved model), got {rs!r}")
         codes = self._encode(X, fitting=True)
-        params = {k: getattr(self, k) for k in self._METHOD_PARAMS}
-        if params["random_state"] is not None and not isinstance(params["random_state"], int | np.integer):
-            raise ValueError("random_state must be an int or None (a RandomState instance cannot be stored "
-                             f"in the saved model), got {type(params['random_state']).__name__}")
-        if params["random_state"] is None:  # a fixed seed per fit, so repeated transforms agree
-            params["random_state"] = int(np.random.SeedSequence().generate_state(1)[0])
-        self.method_ = VAEACMethod(**params).fit(codes, self.schema_)
+        klass = REGISTRY[self.method_name].load_class()
+        params = self._method_params()
+        if "random_state" in inspect.signature(klass.__init__).parameters:
+            # a fixed seed per fit, so that repeated transforms agree
+            params["random_state"] = int(np.random.SeedSequence().generate_state(1)[0]) if rs is None else int(rs)
+        self.method_ = klass(**params).fit(codes, self.schema_)
         return self
 
     # -- imputing ----------------------------------------------------------------------------------------
@@ -111,6 +123,8 @@ class VAEACImputer(TransformerMixin, BaseEstimator):
         """Fill the missing cells of ``X``: mean (real) / mode (categorical) of ``n_imputations`` draws."""
         check_is_fitted(self, "method_")
         codes = self._encode(X, fitting=False)
+        if len(codes) == 0:  # nothing to impute: no call into the method (torch warns on empty batches)
+            return self._decode(codes, X)
         draws = self.method_.impute(codes, n=int(self.n_imputations))
         point = aggregate(draws, self.schema_)
         seen = ~np.isnan(codes)
@@ -118,13 +132,22 @@ class VAEACImputer(TransformerMixin, BaseEstimator):
         return self._decode(point, X)
 
     def sample(self, X: Any, n: int = 10, random_state: int | None = None) -> Any:
-        """``n`` imputations of ``X``: an array (n, rows, D), or a list of ``n`` DataFrames for a DataFrame."""
+        """``n`` imputations of ``X``: an array (n, rows, D), or a list of ``n`` DataFrames for a DataFrame.
+
+        A single-imputation method returns one. ``random_state`` asks for other draws than the fitted ones,
+        which only a method that redraws from its fitted model offers (the VAEAC family).
+        """
         check_is_fitted(self, "method_")
-        if not isinstance(n, int | np.integer) or n < 1:
+        if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         codes = self._encode(X, fitting=False)
         m = self.method_
-        if random_state is None:
+        if random_state is not None and not hasattr(m, "sample_standardised"):
+            raise ValueError(f"sample(random_state=...) needs a method that redraws from its fitted model; "
+                             f"{self.method_name!r} does not: refit with another random_state for other draws")
+        if len(codes) == 0:
+            draws = np.empty((int(n) if m.multiple else 1, *codes.shape))
+        elif random_state is None:
             draws = m.impute(codes, n=int(n))
         else:
             from .seeding import derive_seed
@@ -139,6 +162,7 @@ class VAEACImputer(TransformerMixin, BaseEstimator):
         return np.stack([self._decode(d, X) for d in draws])
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """The output column names: the input's (imputation keeps every column)."""
         check_is_fitted(self, "method_")
         return np.asarray(self.schema_.names, dtype=object)
 
@@ -147,8 +171,8 @@ class VAEACImputer(TransformerMixin, BaseEstimator):
         """The suite's numeric layout of ``X`` (float codes, NaN = missing); sets the schema when fitting."""
         if isinstance(X, pd.DataFrame):
             validate_data(self, X, reset=fitting, skip_check_array=True)
-            if X.shape[0] == 0:
-                raise ValueError("X has 0 rows; at least one row is required")
+            if fitting and X.shape[0] == 0:
+                raise ValueError("X has 0 rows; fitting needs at least one row")
             return self._encode_frame(X, fitting)
         if hasattr(X, "__array__") and getattr(X, "dtype", None) is not None and X.dtype.kind in "OUS":
             arr = np.asarray(X)
@@ -161,7 +185,7 @@ class VAEACImputer(TransformerMixin, BaseEstimator):
                                  "columns for categorical text, or encode them as numbers first") from None
             X = arr
         arr = validate_data(self, X, reset=fitting, dtype=np.float64, ensure_all_finite=False, accept_sparse=False,
-                            ensure_min_samples=1)
+                            ensure_min_samples=1 if fitting else 0)
         return self._encode_array(np.array(arr, dtype=np.float64), fitting)
 
     def _categorical_positions(self, names: list[str], d: int) -> set[int]:
@@ -264,12 +288,12 @@ class VAEACImputer(TransformerMixin, BaseEstimator):
                     and not self._was_listed(name, j):
                 raise ValueError(f"column {name!r} was categorical at fit time but is now dtype {col.dtype}; convert "
                                  f"it with X[{name!r}].astype('category')")
-            known = pd.Categorical(col, categories=dtype.categories)
-            unknown = col.notna().to_numpy() & (known.codes < 0)
+            # look for unseen values first: building a Categorical from them is deprecated (pandas 3 warns)
+            unknown = (col.notna() & ~col.isin(dtype.categories)).to_numpy()
             if unknown.any():
                 raise ValueError(f"column {name!r} has category {col[unknown].iloc[0]!r}, unseen during fit (known: "
                                  f"{list(dtype.categories)}); map it to a known category or set it to NaN to impute it")
-            codes = known.codes.astype(np.float64)
+            codes = pd.Categorical(col, categories=dtype.categories).codes.astype(np.float64)
             codes[codes < 0] = np.nan
             out[:, j] = codes
         return out
@@ -290,7 +314,7 @@ class VAEACImputer(TransformerMixin, BaseEstimator):
         if _is_numeric(col):
             return "real"
         kind = _REFUSED_KINDS.get(getattr(col.dtype, "kind", "O"), str(col.dtype))
-        raise TypeError(f"column {name!r} has dtype {col.dtype} ({kind}), which VAEACImputer does not guess about; "
+        raise TypeError(f"column {name!r} has dtype {col.dtype} ({kind}), which the imputer does not guess about; "
                         f"convert it with X[{name!r}].astype('category') for a categorical feature or "
                         f"pd.to_numeric(X[{name!r}]) for a real one")
 
@@ -316,16 +340,15 @@ class VAEACImputer(TransformerMixin, BaseEstimator):
                 out[:, j] = lev[np.rint(codes[:, j]).astype(int)]
         return out
 
-    # -- persistence (JSON + npz, no pickles) --------------------------------------------------------------
-    def save(self, path: Any) -> Any:
-        """Write the fitted imputer to directory ``path`` (the model plus JSON column metadata)."""
-        import json
-        from pathlib import Path
 
+    # -- persistence (JSON + npz, no pickles) --------------------------------------------------------------
+    def save(self, path: Any) -> Path:
+        """Write the fitted imputer to directory ``path`` (the method's folder plus JSON column metadata)."""
         check_is_fitted(self, "method_")
         path = Path(path)
         self.method_.save(path / "model")
-        meta = {"params": {k: v for k, v in self.get_params().items() if k != "categorical_features"},
+        meta = {"method": self.method_name,
+                "params": {k: _jsonable(v) for k, v in self.get_params().items() if k != "categorical_features"},
                 "categorical_features": _jsonable(self.categorical_features), "input_kind": self.input_kind_,
                 "feature_names_in": list(getattr(self, "feature_names_in_", [])) or None}
         if self.input_kind_ == "frame":
@@ -333,22 +356,29 @@ class VAEACImputer(TransformerMixin, BaseEstimator):
                                                       "ordered": bool(d.ordered)} for d in self.dtypes_]
         else:
             meta["levels"] = [None if lev is None else lev.tolist() for lev in self.levels_]
-        (path / "imputer.json").write_text(json.dumps(meta, indent=1))
+        (path / _META).write_text(json.dumps(meta, indent=1))
         return path
 
     @classmethod
-    def load(cls, path: Any) -> VAEACImputer:
-        """Read an imputer written by :meth:`save` (category values round-trip as JSON scalars)."""
-        import json
-        from pathlib import Path
-
-        from .methods.vaeac import VAEACMethod
+    def load(cls, path: Any) -> MethodImputer:
+        """Read an imputer written by :meth:`save`: only registered methods, by name (as ``Imputer.load``)."""
+        from .methods import REGISTRY, Imputer
 
         path = Path(path)
-        meta = json.loads((path / "imputer.json").read_text())
-        obj = cls(categorical_features=meta["categorical_features"], **meta["params"])
-        obj.method_ = VAEACMethod.load(path / "model")
-        obj.schema_ = obj.method_.schema_
+        meta = json.loads((path / _META).read_text())
+        name = meta.get("method", "vaeac")  # folders written before the generic wrapper held VAEAC
+        if not isinstance(name, str) or name not in REGISTRY:
+            raise ValueError(f"{path / _META} names method {name!r}, which is not a registered method; refusing "
+                             f"to load it ({REGISTRY.known()})")
+        if cls.method_name and REGISTRY[cls.method_name].target != REGISTRY[name].target:
+            raise TypeError(f"{path} holds a {name!r} imputer, not a {cls.method_name!r} one; use "
+                            "MethodImputer.load to read any method")
+        obj = imputer_class(name)(categorical_features=meta["categorical_features"], **meta["params"])
+        method = Imputer.load(path / "model")
+        if not isinstance(method, REGISTRY[name].load_class()):
+            raise TypeError(f"{path / 'model'} holds a {type(method).__name__}, not the {name!r} method")
+        obj.method_ = method
+        obj.schema_ = method.schema_
         obj.n_features_in_ = len(obj.schema_)
         obj.input_kind_ = meta["input_kind"]
         if meta["feature_names_in"]:
@@ -359,6 +389,57 @@ class VAEACImputer(TransformerMixin, BaseEstimator):
         else:
             obj.levels_ = [None if lev is None else np.asarray(lev, dtype=float) for lev in meta["levels"]]
         return obj
+
+
+_CLASSES: dict[str, type[MethodImputer]] = {}
+
+
+def imputer_class(method: str) -> type[MethodImputer]:
+    """The estimator class of a registered method (built once per name; its signature is the method's)."""
+    from .methods import REGISTRY
+
+    spec = REGISTRY.get(method)
+    if spec.name in _CLASSES:
+        return _CLASSES[spec.name]
+    klass = spec.load_class()
+    kw = inspect.Parameter.KEYWORD_ONLY
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+              inspect.Parameter("categorical_features", kw, default=None),
+              inspect.Parameter("n_imputations", kw, default=10)]
+    for p in inspect.signature(klass.__init__).parameters.values():
+        if p.name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in _OWN:
+            continue
+        if hasattr(MethodImputer, p.name):
+            raise TypeError(f"method {spec.name!r} has a parameter {p.name!r} that clashes with the estimator's")
+        params.append(p.replace(kind=kw, default=spec.params.get(p.name, p.default)))
+    params.append(inspect.Parameter("random_state", kw, default=None))
+
+    def __init__(self: MethodImputer, **kwargs: Any) -> None:
+        MethodImputer.__init__(self, **kwargs)
+
+    __init__.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    title = spec.label or spec.name
+    name = "VAEACImputer" if spec.name == "vaeac" else "".join(c for c in spec.name.title() if c.isalnum()) + "Imputer"
+    doc = (f"{title} (registered method {spec.name!r}) as a scikit-learn transformer for mixed tables.\n\n"
+           f"{spec.description}\n\nParameters: ``categorical_features``, ``n_imputations``, ``random_state`` and "
+           f"the hyper-parameters of :class:`{klass.__module__}.{klass.__qualname__}` (paper defaults); see "
+           ":mod:`vaeac_bench.imputer`.")
+    cls = type(name, (MethodImputer,), {"__init__": __init__, "__doc__": doc, "method_name": spec.name,
+                                       "__module__": __name__, "__qualname__": name})
+    _CLASSES[spec.name] = cls
+    return cls
+
+
+def make_imputer(method: str, **params: Any) -> MethodImputer:
+    """A scikit-learn estimator for the registered ``method`` (e.g. ``make_imputer("mice", iterations=3)``)."""
+    return imputer_class(method)(**params)
+
+
+def __getattr__(name: str) -> Any:
+    """``VAEACImputer``: the VAEAC estimator under its name, built on first use (importing this is torch-free)."""
+    if name == "VAEACImputer":
+        return imputer_class("vaeac")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _is_numeric(col: pd.Series) -> bool:
