@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ from vaeac_bench.methods.mice import MICEImputer
 from vaeac_bench.methods.missforest import MissForestImputer
 from vaeac_bench.methods.simple import MeanModeImputer
 from vaeac_bench.metrics import score_imputations
+from vaeac_bench.schema import Feature, Schema
 
 FAST_MICE = {"iterations": 2, "num_datasets": 3, "boosting_rounds": 10}
 
@@ -127,3 +130,18 @@ def test_mice_new_rows_use_the_learnt_models_not_the_random_initial_fill(table):
     mean = score_imputations(test_truth, MeanModeImputer().fit(obs[:200], schema).impute(test_obs),
                              np.isnan(test_obs), schema)
     assert s.nrmse < 0.7 * mean.nrmse  # the random initial fill scores about 1.4 x the mean's NRMSE
+
+
+def test_mice_on_a_fully_observed_many_class_column_emits_no_warning():
+    """miceforest's fragmented-frame PerformanceWarning (dozens per wide cell) is silenced, and nothing else."""
+    rng = np.random.default_rng(0)
+    n = 60
+    c = rng.integers(0, 10, n).astype(float)
+    X = np.column_stack([c + rng.normal(0, 0.3, n), 2 * c + rng.normal(0, 0.3, n), c])
+    X[:, :2][rng.random((n, 2)) < 0.3] = np.nan  # the class column stays observed, as a target in training
+    schema = Schema((Feature("a", "real"), Feature("b", "real"),
+                     Feature("c", "categorical", tuple(str(i) for i in range(10)))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = MICEImputer(iterations=2, boosting_rounds=2, random_state=0).fit(X, schema)
+        est.impute(X[:30], n=10)

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 
 from conftest import correlated_mixed
+from vaeac_bench.imputer import MethodImputer, imputer_class, make_imputer
 from vaeac_bench.methods import (
     REGISTRY,
     Imputer,
@@ -182,3 +185,62 @@ def test_every_parameter_is_validated_at_fit_with_a_message_naming_it(name, data
             continue
         with pytest.raises(InvalidParameterError, match=f"The '{param}' parameter of {klass.__name__} must be"):
             build(name, quick=True, **{param: _Invalid()}).fit(obs, schema)
+
+
+# -- every method through the scikit-learn wrapper (issue 9, item 21) ---------------------------------------------
+@pytest.fixture(scope="module")
+def frame(data):
+    truth, obs, schema = data
+    df = pd.DataFrame(obs[:, :3], columns=["x1", "x2", "x3"], index=pd.RangeIndex(10, 10 + len(obs)))
+    codes = np.where(np.isnan(obs[:, 3]), -1, obs[:, 3]).astype(int)
+    df["c"] = pd.Categorical.from_codes(codes, categories=["low", "mid", "high"])
+    return df
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_every_method_is_a_dataframe_estimator(name, frame, tmp_path):
+    imp = make_imputer(name, **REGISTRY[name].quick, n_imputations=2, random_state=0)
+    assert clone(imp).get_params() == imp.get_params() and type(clone(imp)) is type(imp)
+    assert imp.set_params(n_imputations=3) is imp and imp.n_imputations == 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no pandas/torch/miceforest noise from fit or transform
+        out = imp.fit(frame).transform(frame)
+        empty = imp.transform(frame.iloc[:0])
+    assert list(out.columns) == list(frame.columns) and out.index.equals(frame.index)
+    assert out["c"].dtype == frame["c"].dtype and not out.isna().any().any()
+    seen = frame.notna()
+    pd.testing.assert_frame_equal(out[seen], frame[seen])
+    assert empty.shape == (0, 4) and empty["c"].dtype == frame["c"].dtype
+    draws = imp.sample(frame, 2)
+    assert len(draws) == (2 if imp.method_.multiple else 1) and all(d.index.equals(frame.index) for d in draws)
+    assert {"method_", "schema_", "n_features_in_", "feature_names_in_"} <= {k for k in vars(imp) if k.endswith("_")}
+    loaded = MethodImputer.load(imp.save(tmp_path / name))
+    assert type(loaded) is type(imp) and loaded.get_params() == imp.get_params()
+    pd.testing.assert_frame_equal(loaded.transform(frame), out)
+    with pytest.raises(InvalidParameterError, match="The 'n_imputations' parameter"):
+        clone(imp).set_params(n_imputations=0).fit(frame)
+
+
+def test_vaeac_imputer_is_the_vaeac_wrapper_under_a_name():
+    from vaeac_bench import VAEACImputer
+    from vaeac_bench.methods.vaeac import VAEACMethod
+
+    assert VAEACImputer is imputer_class("vaeac") and issubclass(VAEACImputer, MethodImputer)
+    method_params = set(VAEACMethod().get_params()) - {"random_state"}
+    assert set(VAEACImputer().get_params()) == method_params | {"categorical_features", "n_imputations",
+                                                                  "random_state"}
+    assert make_imputer("gsnn").alpha == 0.0  # the registry's paper parameters are the defaults
+    with pytest.raises(TypeError, match="unexpected parameter"):
+        make_imputer("mean", width=3)
+    with pytest.raises(ValueError, match="unknown method 'nope'"):
+        make_imputer("nope")
+
+
+def test_a_wrapper_folder_of_one_method_does_not_load_as_another(frame, tmp_path):
+    folder = make_imputer("mean").fit(frame).save(tmp_path / "m")
+    with pytest.raises(TypeError, match="holds a 'mean' imputer, not a 'missforest' one"):
+        imputer_class("missforest").load(folder)
+    meta = json.loads((folder / "imputer.json").read_text())
+    (folder / "imputer.json").write_text(json.dumps({**meta, "method": "os:system"}))
+    with pytest.raises(ValueError, match="not a registered method"):
+        MethodImputer.load(folder)

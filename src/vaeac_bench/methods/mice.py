@@ -7,6 +7,9 @@ for real columns), and it imputes unseen rows with the models learnt on the trai
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from numbers import Integral
 from typing import Any, ClassVar
 
@@ -16,6 +19,19 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..schema import Schema
 from .refit import RefitOnLoad
+
+
+@contextmanager
+def _quiet_miceforest() -> Iterator[None]:
+    """Silence miceforest's own pandas PerformanceWarning, and only that.
+
+    miceforest 6.0.5 adds one column per (dataset, iteration) to its candidate-prediction frames
+    (``ImputationKernel._record_candidate_preds``), which pandas reports as a fragmented frame: dozens of
+    identical lines per cell on wide tables (issue 9, item 9). The frames are miceforest's, not ours.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=pd.errors.PerformanceWarning, module=r"miceforest\.")
+        yield
 
 
 def to_frame(X: np.ndarray, schema: Schema) -> pd.DataFrame:
@@ -90,7 +106,8 @@ class MICEImputer(RefitOnLoad):
         lgb = {"num_threads": int(self.num_threads)}
         if self.boosting_rounds is not None:  # LightGBM rounds per model (miceforest's default otherwise)
             lgb["num_iterations"] = int(self.boosting_rounds)
-        self.kernel_.mice(int(self.iterations), verbose=False, **lgb)
+        with _quiet_miceforest():
+            self.kernel_.mice(int(self.iterations), verbose=False, **lgb)
 
     def _impute(self, X: np.ndarray, n: int) -> np.ndarray:
         if n > int(self.num_datasets):
@@ -100,7 +117,8 @@ class MICEImputer(RefitOnLoad):
             # the data MICE was run on: its chains' own completed datasets are the MICE imputations
             return np.stack([from_frame(self.kernel_.complete_data(dataset=i), self.schema_) for i in range(n)])
         seed = None if self.random_state is None else int(self.random_state) + 1
-        done = self.kernel_.impute_new_data(to_frame(X, self.schema_), random_state=seed, verbose=False)
+        with _quiet_miceforest():
+            done = self.kernel_.impute_new_data(to_frame(X, self.schema_), random_state=seed, verbose=False)
         # miceforest 6.0.5 does not advance the iteration count of data imputed by impute_new_data, so the
         # default iteration (-1 = "latest") returns the random initial fill; ask for the last one explicitly
         last = int(self.iterations)
