@@ -7,14 +7,15 @@ import pandas as pd
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from vaeac_bench import VAEACImputer
+from vaeac_bench import VAEACImputer, make_imputer
 
 TINY = dict(epochs=2, width=8, depth=1, latent_dim=2, validation_samples=2, n_imputations=3)
 
 
 # Every applicable check runs. The only one scikit-learn skips by itself is check_array_api_input (needs
 # SCIPY_ARRAY_API=1 and an array-API namespace; the model is torch-based and takes numpy/pandas only).
-@parametrize_with_checks([VAEACImputer(**TINY, random_state=0)])
+@parametrize_with_checks([VAEACImputer(**TINY, random_state=0), make_imputer("mean"),
+                          make_imputer("missforest", n_estimators=5, max_iter=2, random_state=0)])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 

@@ -116,6 +116,8 @@ class MethodImputer(TransformerMixin, BaseEstimator):
             # a fixed seed per fit, so that repeated transforms agree
             params["random_state"] = int(np.random.SeedSequence().generate_state(1)[0]) if rs is None else int(rs)
         self.method_ = klass(**params).fit(codes, self.schema_)
+        if hasattr(self.method_, "n_iter_"):  # iterative methods (MissForest): scikit-learn's fitted attribute
+            self.n_iter_ = self.method_.n_iter_
         return self
 
     # -- imputing ----------------------------------------------------------------------------------------
@@ -419,7 +421,7 @@ def imputer_class(method: str) -> type[MethodImputer]:
 
     __init__.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     title = spec.label or spec.name
-    name = "VAEACImputer" if spec.name == "vaeac" else "".join(c for c in spec.name.title() if c.isalnum()) + "Imputer"
+    name = _class_name(spec.name)
     doc = (f"{title} (registered method {spec.name!r}) as a scikit-learn transformer for mixed tables.\n\n"
            f"{spec.description}\n\nParameters: ``categorical_features``, ``n_imputations``, ``random_state`` and "
            f"the hyper-parameters of :class:`{klass.__module__}.{klass.__qualname__}` (paper defaults); see "
@@ -430,15 +432,27 @@ def imputer_class(method: str) -> type[MethodImputer]:
     return cls
 
 
+def _class_name(method: str) -> str:
+    """The estimator class's name: ``VAEACImputer`` for ``vaeac``, ``MissforestImputer`` for ``missforest``."""
+    return "VAEACImputer" if method == "vaeac" else "".join(c for c in method.title() if c.isalnum()) + "Imputer"
+
+
 def make_imputer(method: str, **params: Any) -> MethodImputer:
     """A scikit-learn estimator for the registered ``method`` (e.g. ``make_imputer("mice", iterations=3)``)."""
     return imputer_class(method)(**params)
 
 
 def __getattr__(name: str) -> Any:
-    """``VAEACImputer``: the VAEAC estimator under its name, built on first use (importing this is torch-free)."""
-    if name == "VAEACImputer":
-        return imputer_class("vaeac")
+    """``VAEACImputer`` and the other methods' classes by name, built on first use (so importing is torch-free).
+
+    Resolving the generated classes as module attributes also lets ``pickle``/``joblib`` (as scikit-learn's
+    model selection uses them) find them.
+    """
+    from .methods import REGISTRY
+
+    for method in REGISTRY:
+        if name.endswith("Imputer") and _class_name(method) == name:
+            return imputer_class(method)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -23,13 +23,13 @@ def check_matrix(X: object, schema: Schema, *, fitting: bool, allow_empty_column
             bad = num.isna() & col.notna()
             if bad.any():
                 raise ValueError(f"column {name!r} holds {col[bad].iloc[0]!r}, which is not a number; this interface "
-                                 "takes real values and integer category codes (use VAEACImputer for a DataFrame "
+                                 "takes real values and integer category codes (use make_imputer(name) for a DataFrame "
                                  "with categorical dtypes, or encode the column first)")
     try:
         arr = np.asarray(X, dtype=float)
     except (TypeError, ValueError) as err:
         raise ValueError(f"input could not be read as numbers ({err}); pass a float array with NaN for missing "
-                         "cells and categorical columns as integer codes (or use VAEACImputer on a DataFrame)"
+                         "cells and categorical columns as integer codes (or use make_imputer(name) on a DataFrame)"
                          ) from None
     if arr.ndim != 2:
         raise ValueError(f"expected a 2-D array (rows, columns), got shape {arr.shape}")

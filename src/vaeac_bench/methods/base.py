@@ -85,7 +85,7 @@ class Imputer(BaseEstimator, metaclass=ABCMeta):
             raise ValueError(f"n (the number of imputations) must be a positive integer, got {n!r}")
         X = check_matrix(X, self.schema_, fitting=False)
         n_eff = int(n) if self.multiple else 1
-        out = np.asarray(self._impute(X, n_eff), dtype=float)
+        out = np.array(self._impute(X, n_eff), dtype=float)  # a copy: never write into fitted state
         if out.shape != (n_eff, *X.shape):
             raise RuntimeError(f"{type(self).__name__} returned shape {out.shape}, expected {(n_eff, *X.shape)}")
         observed = ~np.isnan(X)

@@ -93,8 +93,9 @@ class MissForestImputer(RefitOnLoad):
         return any(c < p for p, c in zip(prev, cur, strict=True) if not np.isnan(c))
 
     @staticmethod
-    def _iterate(step: Callable[[S], tuple[S, tuple[float, float]]], state: S, max_iter: int) -> tuple[S, int]:
-        """Stekhoven & Bühlmann's outer loop: return the kept iterate and its index (0 = the initial fill).
+    def _iterate(step: Callable[[S], tuple[S, tuple[float, float]]], state: S,
+                 max_iter: int) -> tuple[S, int, int]:
+        """Stekhoven & Bühlmann's outer loop: the kept iterate, its index (0 = the initial fill) and the sweeps run.
 
         As the missForest R package (``stopCriterion`` in R/missForest.R, Stekhoven & Bühlmann, Bioinformatics
         28(1), 2012): sweep while the difference (ΔN, ΔF) decreased for at least one variable type, i.e. stop
@@ -106,9 +107,9 @@ class MissForestImputer(RefitOnLoad):
         for it in range(1, max_iter + 1):
             new, change = step(state)
             if it < max_iter and not MissForestImputer._decreased(prev, change):
-                return state, it - 1
+                return state, it - 1, it
             state, prev = new, change
-        return state, max_iter
+        return state, max_iter, max_iter
 
     def _sweep(self, Ximp: np.ndarray, missing: np.ndarray, forests: dict[int, object] | None,
                X_obs: np.ndarray | None = None, seed_base: int = 0) -> tuple[np.ndarray, dict[int, object]]:
@@ -116,6 +117,8 @@ class MissForestImputer(RefitOnLoad):
         column (``forests`` None) or apply the given ones, updating the imputation column by column."""
         out = Ximp.copy()
         fitted: dict[int, object] = {}
+        if Ximp.shape[1] < 2:  # one column: nothing to predict it from, the mean/mode fill stays
+            return out, fitted
         for j in map(int, np.argsort(missing.sum(axis=0), kind="stable")):
             miss = missing[:, j]
             if not miss.any():
@@ -146,11 +149,12 @@ class MissForestImputer(RefitOnLoad):
             new, forests = self._sweep(state[0], missing, None, X, int(rng.integers(2**31 - 1)))
             return (new, forests), self._change(new, state[0], missing)
 
-        (Ximp, kept), self.n_iter_ = self._iterate(step, (self._initial(X), {}), int(self.max_iter))
+        # n_iter_: sweeps run (scikit-learn's meaning); kept_iter_: the sweep whose imputation is kept
+        (Ximp, kept), self.kept_iter_, self.n_iter_ = self._iterate(step, (self._initial(X), {}), int(self.max_iter))
         self.train_imputed_ = Ximp
         # columns complete in training (e.g. the target) still need a forest for unseen rows
         seed = int(rng.integers(2**31 - 1))
-        for j in np.where(~missing.any(axis=0))[0]:
+        for j in np.where(~missing.any(axis=0))[0] if X.shape[1] > 1 else ():
             kept[int(j)] = self._fit_column(Ximp, int(j), np.ones(len(X), bool), X, seed + int(j))
         self.forests_ = kept
 
