@@ -92,7 +92,9 @@ class Registry(Mapping[str, T], Generic[T]):
 
     def get(self, name: str) -> T:
         """The entry registered under ``name`` (case-insensitive), or a ValueError listing the known names."""
-        key = name.strip().lower() if isinstance(name, str) else name
+        if not isinstance(name, str):
+            raise TypeError(f"a {self.kind} name must be a string, got {type(name).__name__}; {self.known()}")
+        key = name.strip().lower()
         if key not in self._entries:
             raise ValueError(f"unknown {self.kind} {name!r}; {self.known()}")
         return self._entries[key]
