@@ -2,7 +2,8 @@
 
 Table 9 (appendix C.3): "Naive Bayes is a baseline method which assumes pixels and colors independence".
 The per-pixel probability is Laplace-smoothed, p = (ones + 1) / (N + 2): with the raw frequency a pixel never
-inked in train (MNIST's borders) would get p = 0 and one inked test pixel an infinite NLL. Because the pixels are independent, the NLL of the hidden pixels given the observed ones is exact:
+inked in train (MNIST's borders) would get p = 0 and one inked test pixel an infinite NLL. Because the pixels
+are independent, the NLL of the hidden pixels given the observed ones is exact:
 −Σ_{i ∈ b} log Bernoulli(x_i | p_i), and the observed pixels change nothing.
 """
 
