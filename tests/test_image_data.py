@@ -87,6 +87,7 @@ def test_loader_logic_on_a_synthetic_file(tmp_path: Path, monkeypatch: pytest.Mo
     d = load_images("mnist", tmp_path)
     assert d.train.shape == (6, 1, 28, 28) and d.val.shape == (2, 1, 28, 28)
     assert d.test[:, 0, 10:12].min() == 1 and d.test[:, 0, 5].max() == 0
+    assert load_images("mnist", tmp_path, threshold=0.3).test[:, 0, 5].min() == 1  # 100/255 = 0.39
     bad = images.ImageSpec("mnist", "tiny", (("mnist/mnist.npz", "0" * 64),), 28, 28, 8, 4, 2, 16)
     monkeypatch.setitem(IMAGE_SPECS, "mnist", bad)
     with pytest.raises(ChecksumError, match="mnist.npz"):
@@ -96,5 +97,7 @@ def test_loader_logic_on_a_synthetic_file(tmp_path: Path, monkeypatch: pytest.Mo
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="unknown image dataset"):
         load_images("cifar")
+    with pytest.raises(ValueError, match="threshold"):
+        load_images("mnist", threshold=0.0)
     with pytest.raises(ValueError, match="val_size"):
         validation_split(10, 10, seed=0)
