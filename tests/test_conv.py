@@ -98,6 +98,15 @@ def test_batchnorm_eval_mode_makes_samples_independent_of_the_batch() -> None:
     torch.testing.assert_close(logits_of_first(6), logits_of_first(1), rtol=1e-4, atol=1e-4)
 
 
+def test_initial_scales_are_moderate() -> None:
+    """He init is for the conv blocks only: on the heads it gave logit std ~15 and IWAE overflowing to 1e7 nats."""
+    model = BernoulliImageModel(ConvImageNetworks(28, 28, CONV_ARCHS["mnist"], generator=seeded()))
+    x, b = data(32, 28, 28)
+    with torch.no_grad():
+        mu, sigma, ctx = model.prior(x, b)
+        assert model.decode(mu, ctx).std() < 6 and mu.abs().max() < 10
+
+
 def test_seeded_initialisation() -> None:
     a = ConvImageNetworks(28, 28, CONV_ARCHS["mnist"], generator=seeded(3)).state_dict()
     b = ConvImageNetworks(28, 28, CONV_ARCHS["mnist"], generator=seeded(3)).state_dict()
