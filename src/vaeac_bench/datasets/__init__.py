@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from .masks import MECHANISMS, register_mechanism
+from .mechanisms_extra import EXTRA_MECHANISMS
 from .registry import GROUPS, SPECS
 from .registry import register as register_dataset
 from .sources import ENV_VAR, ChecksumError, DataNotFoundError, cache_dir
@@ -21,6 +22,10 @@ __all__ = [
     "Table", "cache_dir", "codes_to_frame", "get_spec", "load", "make_split", "register_dataset",
     "register_mechanism", "resolve", "split_indices",
 ]
+
+# MAR / MNAR mechanisms of Muzellec et al. (2020), issue 13 §3: built-ins of the same registry as MCAR
+for _name, _fn in EXTRA_MECHANISMS.items():
+    register_mechanism(_name)(_fn)
 
 
 def get_spec(name: str) -> DatasetSpec:

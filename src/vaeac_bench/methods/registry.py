@@ -79,6 +79,36 @@ for _name, _mt, _desc in (("um", "fixed", "with the appendix B.3 training-mask f
         description=f"Universal Marginalizer {_desc}; sequential imputation along a random permutation.",
     ))
 
+# --- comparators a reader expects beside a 2019 method (issue 13 §2) --------------------------------
+_TAB = ("methods/_tabular.py", "encoding.py")
+register(MethodSpec(
+    "knn", f"{_M}.knn:KNNImputer", params={"n_neighbors": 5, "weights": "uniform"}, label="KNN",
+    code=("methods/knn.py", "methods/refit.py", *_TAB),
+    description="k-nearest-neighbour imputation (scikit-learn KNNImputer, 5 neighbours; Troyanskaya et al., 2001).",
+))
+register(MethodSpec(
+    "iterative", f"{_M}.iterative:IterativeImputer", params={"max_iter": 10, "tol": 1e-3, "sample_posterior": True},
+    quick={"max_iter": 3}, label="Iterative (Bayesian ridge)",
+    code=("methods/iterative.py", "methods/refit.py", *_TAB),
+    description="Chained equations with Bayesian ridge (scikit-learn IterativeImputer); one posterior chain per draw.",
+))
+register(MethodSpec(
+    "softimpute", f"{_M}.softimpute:SoftImputeImputer", params={"max_iter": 100, "tol": 1e-5},
+    quick={"max_iter": 20}, label="SoftImpute", code=("methods/softimpute.py", "methods/refit.py", *_TAB),
+    description="Low-rank completion by soft-thresholded SVD (Mazumder, Hastie & Tibshirani, 2010), "
+                "lambda = sigma_max/50.",
+))
+register(MethodSpec(
+    # Muzellec et al. (2020) defaults; geomloss is an optional extra (vaeac-bench[comparators])
+    "sinkhorn", f"{_M}.sinkhorn:SinkhornImputer",
+    params={"n_iter": 3000, "batch_size": 128, "lr": 1e-2, "eps_quantile": 0.5, "eps_multiplier": 0.05,
+            "noise": 0.1},
+    quick={"n_iter": 300}, label="Sinkhorn (OT)", code=("methods/sinkhorn.py", *_TAB),
+    description="Optimal-transport imputation with batched Sinkhorn divergences (Muzellec et al., 2020); "
+                "needs geomloss.",
+))
+
 # --- groups ----------------------------------------------------------------------------------------
 # the columns of the paper's tables 1/2/10/11, plus the mean/mode floor
 register_group("paper", ("mean", "mice", "missforest", "gain", "vaeac", "gsnn", "nn"))
+register_group("comparators", ("knn", "iterative", "softimpute", "sinkhorn"))
