@@ -15,14 +15,20 @@ estimator whose constructor takes the method's own hyper-parameters (paper defau
 name. They are ordinary scikit-learn estimators: ``get_params``/``set_params``/``clone`` work, fitted
 state ends in ``_`` (``method_``, ``schema_``, ``n_features_in_``, ``feature_names_in_``).
 
-Input rules (each violation is a ``ValueError``/``TypeError`` naming the column and the fix):
+Input rules (each violation is a ``ValueError``/``TypeError`` naming the column and the fix; the full table
+is in ``docs/estimators.md``, "Column types"). Every output column keeps its input dtype:
 
 * **DataFrame**: a ``category`` column is categorical (its categories and ``ordered`` flag round-trip to the
-  output); a numeric column (including nullable ``Int64``/``Float64``) is real; a column listed in
-  ``categorical_features`` (names or positions) is categorical with the sorted observed values as levels.
-  Text columns (``object``, ``str``/``string``, the pandas 3 default for text), ``bool`` and datetimes are
-  refused: convert them explicitly (``df[c].astype("category")``, ``pd.to_numeric``) so that no column is
-  silently reinterpreted.
+  output). Text (``string``, pandas 3 ``str``, an ``object`` column holding only strings) and ``bool``/
+  ``boolean`` columns are categorical with their sorted observed values as levels. A column listed in
+  ``categorical_features`` (names or positions; e.g. integer-coded classes) is categorical the same way.
+  A float column (``float64``, ``Float64``) is real. An undeclared integer column (``int64``, ``Int64``, ...,
+  and a float column whose observed values are all whole numbers, which is how pandas stores an integer
+  column with missing cells) is modelled as a real (ordered) feature, but each imputation is the nearest
+  value observed in that column at fit time (as predictive mean matching does), so it is never a fraction
+  nor a value the column never took; declare it in ``categorical_features`` when its codes are unordered
+  classes. Datetimes and mixed ``object`` columns are
+  refused: convert them explicitly.
 * **array**: every column is real unless listed in ``categorical_features`` (positions or a boolean mask);
   a categorical column's levels are its sorted observed values at fit time and are returned unchanged.
 * NaN (or ``None``/``pd.NA``) is missing; ``inf`` is refused; a column with no observed value at fit time is
@@ -30,6 +36,12 @@ Input rules (each violation is a ``ValueError``/``TypeError`` naming the column 
   column set is refused. An all-missing row is imputed from the learnt joint distribution (nothing to
   condition on). Fitting needs at least one row; transforming zero rows returns zero rows without calling
   the method.
+* A column whose observed values at fit are all equal is imputed with that value, whatever the method (its
+  conditional distribution is that point). A real column whose largest magnitude lies outside
+  [2**-24, 2**64) (e.g. 1e308 or subnormals) is multiplied by a power of two before the method sees it and
+  divided back after (exact), so no method overflows or flushes it to zero; an imputation beyond the dtype's
+  finite range is clipped to it, and a method that still returns NaN/inf is reported as an error naming
+  the column, so the output never holds NaN or inf.
 
 ``transform`` returns the paper's point estimate: the mean (real) / mode (categorical) of
 ``n_imputations`` draws (§5.1); ``sample(X, n)`` returns the draws themselves (one for a single-imputation
@@ -55,8 +67,10 @@ from .schema import Feature, Schema
 
 __all__ = ["MethodImputer", "VAEACImputer", "imputer_class", "make_imputer"]  # noqa: F822 - VAEACImputer: __getattr__
 
-_REFUSED_KINDS = {"O": "text (object)", "U": "text", "S": "bytes", "b": "boolean", "M": "datetime", "m": "timedelta",
+_REFUSED_KINDS = {"O": "mixed (object)", "U": "text", "S": "bytes", "M": "datetime", "m": "timedelta",
                   "c": "complex"}
+#: a real column is rescaled by a power of two when its largest observed magnitude lies outside this range
+_SAFE_RANGE = (2.0**-24, 2.0**64)
 #: the estimator's own parameters, besides the method's
 _OWN = ("categorical_features", "n_imputations", "random_state")
 _META = "imputer.json"
@@ -110,12 +124,13 @@ class MethodImputer(TransformerMixin, BaseEstimator):
             raise ValueError("random_state must be an int in [0, 2**32) or None (a RandomState instance cannot be "
                              f"stored in the saved model), got {rs!r}")
         codes = self._encode(X, fitting=True)
+        self._learn_columns(codes)
         klass = REGISTRY[self.method_name].load_class()
         params = self._method_params()
         if "random_state" in inspect.signature(klass.__init__).parameters:
             # a fixed seed per fit, so that repeated transforms agree
             params["random_state"] = int(np.random.SeedSequence().generate_state(1)[0]) if rs is None else int(rs)
-        self.method_ = klass(**params).fit(codes, self.schema_)
+        self.method_ = klass(**params).fit(self._scale(codes), self.schema_)
         if hasattr(self.method_, "n_iter_"):  # iterative methods (MissForest): scikit-learn's fitted attribute
             self.n_iter_ = self.method_.n_iter_
         return self
@@ -127,11 +142,9 @@ class MethodImputer(TransformerMixin, BaseEstimator):
         codes = self._encode(X, fitting=False)
         if len(codes) == 0:  # nothing to impute: no call into the method (torch warns on empty batches)
             return self._decode(codes, X)
-        draws = self.method_.impute(codes, n=int(self.n_imputations))
-        point = aggregate(draws, self.schema_)
-        seen = ~np.isnan(codes)
-        point[seen] = codes[seen]  # observed cells exactly as given (a mean of n copies may differ in the last bit)
-        return self._decode(point, X)
+        draws = self.method_.impute(self._scale(codes), n=int(self.n_imputations))
+        # aggregate in the scaled units: a mean of draws near 1e308 would overflow in the user's
+        return self._decode(self._finish(aggregate(draws, self.schema_), codes), X)
 
     def sample(self, X: Any, n: int = 10, random_state: int | None = None) -> Any:
         """``n`` imputations of ``X``: an array (n, rows, D), or a list of ``n`` DataFrames for a DataFrame.
@@ -150,18 +163,78 @@ class MethodImputer(TransformerMixin, BaseEstimator):
         if len(codes) == 0:
             draws = np.empty((int(n) if m.multiple else 1, *codes.shape))
         elif random_state is None:
-            draws = m.impute(codes, n=int(n))
+            draws = m.impute(self._scale(codes), n=int(n))
         else:
             from .seeding import derive_seed
 
-            Xs = m.scaler_.transform(codes)
+            Xs = m.scaler_.transform(self._scale(codes))
             draws = m.scaler_.inverse_transform(m.sample_standardised(Xs, int(n), derive_seed(m.seed_, "sample",
                                                                                               int(random_state))))
-            seen = ~np.isnan(codes)
-            draws[:, seen] = codes[seen]
+        if len(codes):
+            draws = np.stack([self._finish(d, codes) for d in draws])
         if isinstance(X, pd.DataFrame):
             return [self._decode(d, X) for d in draws]
         return np.stack([self._decode(d, X) for d in draws])
+
+    # -- per-column rules: empty, constant, rescaled and integer columns ------------------------------------
+    def _check_no_empty_column(self, observed: np.ndarray, names: list[str]) -> None:
+        """Refuse a column with no observed value at fit: nothing can be learnt about it."""
+        empty = [names[j] for j in np.flatnonzero(~observed.any(axis=0))]
+        if empty:
+            raise ValueError(f"column(s) {empty} have no observed value at fit time, so nothing can be learnt about "
+                             "them; drop them (or fill them) before fitting")
+
+    def _learn_columns(self, codes: np.ndarray) -> None:
+        """Record each column's constant value (if any) and the power-of-two rescaling of extreme real columns."""
+        seen = ~np.isnan(codes)
+        self._check_no_empty_column(seen, self.schema_.names)
+        d = codes.shape[1]
+        self.constants_ = [None] * d
+        self.scale_exp_ = [0] * d
+        for j, feat in enumerate(self.schema_):
+            col = codes[seen[:, j], j]
+            if (col == col[0]).all():
+                self.constants_[j] = float(col[0])
+            top = float(np.abs(col).max())
+            if not feat.is_categorical and top > 0 and not _SAFE_RANGE[0] <= top < _SAFE_RANGE[1]:
+                self.scale_exp_[j] = -int(np.frexp(top)[1])  # top * 2**exp lies in [0.5, 1)
+
+    def _scale(self, codes: np.ndarray) -> np.ndarray:
+        """``codes`` with the extreme real columns multiplied by their power of two (exact; NaN stays NaN)."""
+        exps = getattr(self, "scale_exp_", None)
+        if not exps or not any(exps):
+            return codes
+        out = codes.copy()
+        for j, e in enumerate(exps):
+            if e:
+                out[:, j] = np.ldexp(codes[:, j], e)
+        return out
+
+    def _finish(self, values: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """One imputed table in the user's units: unscaled, constants and integer levels enforced, observed cells
+        exactly as given; refuses NaN/inf from the method, naming the column."""
+        out = np.array(values, dtype=np.float64)
+        missing = np.isnan(codes)
+        fmax = np.finfo(np.float64).max
+        for j, e in enumerate(getattr(self, "scale_exp_", None) or [0] * out.shape[1]):
+            if e < 0:  # a huge column: clip first so that scaling back cannot overflow to inf
+                lim = np.ldexp(fmax, e)
+                out[:, j] = np.ldexp(np.clip(out[:, j], -lim, lim), -e)
+            elif e > 0:
+                out[:, j] = np.ldexp(out[:, j], -e)
+        bad = missing & ~np.isfinite(out)
+        if bad.any():
+            cols = [self.schema_.names[j] for j in np.flatnonzero(bad.any(axis=0))]
+            raise RuntimeError(f"method {self.method_name!r} returned NaN/inf imputations in column(s) {cols}; its "
+                               "training diverged on these values: rescale the column(s) or use another method")
+        for j, c in enumerate(getattr(self, "constants_", None) or []):
+            if c is not None:  # all observed values were equal: the conditional is that point, for every method
+                out[missing[:, j], j] = c
+        for j, lev in enumerate(getattr(self, "int_levels_", None) or []):
+            if lev is not None and missing[:, j].any():  # an integer column: nearest value it took at fit
+                out[missing[:, j], j] = _nearest(lev, out[missing[:, j], j])
+        out[~missing] = codes[~missing]  # observed cells exactly as given (a mean of n copies may differ)
+        return out
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """The output column names: the input's (imputation keeps every column)."""
@@ -219,6 +292,7 @@ class MethodImputer(TransformerMixin, BaseEstimator):
             j = int(np.flatnonzero(inf.any(axis=0))[0])
             raise ValueError(f"column {j} ({names[j]}) contains inf; replace it with a finite value or NaN (missing)")
         if fitting:
+            self._check_no_empty_column(~np.isnan(arr), names)
             cats = self._categorical_positions(names, d)
             feats, levels = [], []
             for j in range(d):
@@ -233,6 +307,7 @@ class MethodImputer(TransformerMixin, BaseEstimator):
                     levels.append(None)
             self.schema_ = Schema(tuple(feats))
             self.levels_ = levels
+            self.int_levels_ = [None] * d
             self.input_kind_ = "array"
         out = arr.copy()
         for j, lev in enumerate(self.levels_):
@@ -255,13 +330,15 @@ class MethodImputer(TransformerMixin, BaseEstimator):
         if len(set(names)) != len(names):
             raise ValueError("X has duplicate column names; rename them")
         if fitting:
+            self._check_no_empty_column(df.notna().to_numpy(), names)
             cats = self._categorical_positions(names, len(names))
-            feats, dtypes = [], []
+            feats, dtypes, kinds, int_levels = [], [], [], []
             for j, (name, col) in enumerate(df.items()):
                 kind = self._column_kind(str(name), col, j in cats)
-                if kind == "category":
-                    dtype = col.dtype if isinstance(col.dtype, pd.CategoricalDtype) else pd.CategoricalDtype(
-                        np.sort(pd.unique(col.dropna())))
+                int_levels.append(None)
+                if kind in ("category", "values"):
+                    dtype = col.dtype if kind == "category" else pd.CategoricalDtype(
+                        np.sort(np.asarray(col.dropna().unique())))
                     if len(dtype.categories) == 0:
                         raise ValueError(f"categorical column {name!r} has no category; drop it before fitting")
                     feats.append(Feature(str(name), "categorical", tuple(str(c) for c in dtype.categories)))
@@ -269,8 +346,13 @@ class MethodImputer(TransformerMixin, BaseEstimator):
                 else:
                     feats.append(Feature(str(name), "real"))
                     dtypes.append(None)
+                    if kind == "integer":
+                        int_levels[-1] = np.unique(col.dropna().to_numpy(dtype=np.float64))
+                kinds.append(kind)
             self.schema_ = Schema(tuple(feats))
             self.dtypes_ = dtypes
+            self.kinds_ = kinds
+            self.int_levels_ = int_levels
             self.input_kind_ = "frame"
         elif getattr(self, "input_kind_", None) != "frame":
             raise ValueError("this imputer was fitted on an array; pass an array (or refit on a DataFrame)")
@@ -286,8 +368,7 @@ class MethodImputer(TransformerMixin, BaseEstimator):
                     raise ValueError(f"column {name!r} contains inf; replace it with a finite value or NaN (missing)")
                 out[:, j] = vals
                 continue
-            if isinstance(dtype, pd.CategoricalDtype) and not isinstance(col.dtype, pd.CategoricalDtype) \
-                    and not self._was_listed(name, j):
+            if self.kinds_[j] == "category" and not isinstance(col.dtype, pd.CategoricalDtype):
                 raise ValueError(f"column {name!r} was categorical at fit time but is now dtype {col.dtype}; convert "
                                  f"it with X[{name!r}].astype('category')")
             # look for unseen values first: building a Categorical from them is deprecated (pandas 3 warns)
@@ -300,21 +381,23 @@ class MethodImputer(TransformerMixin, BaseEstimator):
             out[:, j] = codes
         return out
 
-    def _was_listed(self, name: str, j: int) -> bool:
-        return j in self._categorical_positions([str(c) for c in self.schema_.names], len(self.schema_))
-
     @staticmethod
     def _column_kind(name: str, col: pd.Series, listed: bool) -> str:
+        """``category`` (categorical dtype), ``values`` (categorical learnt from a column's values: listed,
+        bool/boolean, text), ``integer`` (real, imputed with observed values; also a float column of whole
+        numbers) or ``real``."""
         if isinstance(col.dtype, pd.CategoricalDtype):
             return "category"
+        if pd.api.types.is_bool_dtype(col.dtype) or _is_text(col):
+            return "values"
         if listed:
             if not _is_numeric(col):
                 raise ValueError(f"column {name!r} is listed in categorical_features but has dtype {col.dtype}; "
                                  f"convert it with X[{name!r}].astype('category') and leave it out of "
                                  "categorical_features")
-            return "category"
+            return "values"
         if _is_numeric(col):
-            return "real"
+            return "integer" if pd.api.types.is_integer_dtype(col.dtype) or _whole_numbers(col) else "real"
         kind = _REFUSED_KINDS.get(getattr(col.dtype, "kind", "O"), str(col.dtype))
         raise TypeError(f"column {name!r} has dtype {col.dtype} ({kind}), which the imputer does not guess about; "
                         f"convert it with X[{name!r}].astype('category') for a categorical feature or "
@@ -325,16 +408,14 @@ class MethodImputer(TransformerMixin, BaseEstimator):
         if isinstance(like, pd.DataFrame):
             cols = {}
             for j, name in enumerate(like.columns):
-                dtype = self.dtypes_[j]
+                dtype, target = self.dtypes_[j], like[name].dtype
                 if dtype is None:
-                    cols[name] = codes[:, j]
-                else:
-                    c = np.rint(codes[:, j]).astype(int)
-                    cat = pd.Categorical.from_codes(c, dtype=dtype)
-                    if not isinstance(like[name].dtype, pd.CategoricalDtype):  # listed numeric column: values back
-                        cols[name] = np.asarray(dtype.categories)[c]
-                    else:
-                        cols[name] = cat
+                    cols[name] = _as_dtype(codes[:, j], target)
+                elif self.kinds_[j] == "category":
+                    cols[name] = pd.Categorical.from_codes(np.rint(codes[:, j]).astype(int), dtype=dtype)
+                else:  # a categorical learnt from values: the values back, in the column's own dtype
+                    vals = np.asarray(dtype.categories, dtype=object)[np.rint(codes[:, j]).astype(int)]
+                    cols[name] = pd.Series(vals, index=like.index, dtype=object).astype(target)
             return pd.DataFrame(cols, index=like.index, columns=like.columns)
         out = codes.astype(np.float64, copy=True)
         for j, lev in enumerate(self.levels_):
@@ -352,13 +433,18 @@ class MethodImputer(TransformerMixin, BaseEstimator):
         meta = {"method": self.method_name,
                 "params": {k: _jsonable(v) for k, v in self.get_params().items() if k != "categorical_features"},
                 "categorical_features": _jsonable(self.categorical_features), "input_kind": self.input_kind_,
-                "feature_names_in": list(getattr(self, "feature_names_in_", [])) or None}
+                "feature_names_in": list(getattr(self, "feature_names_in_", [])) or None,
+                "constants": self.constants_, "scale_exp": [int(e) for e in self.scale_exp_],
+                "int_levels": [None if lev is None else lev.tolist() for lev in self.int_levels_]}
         if self.input_kind_ == "frame":
             meta["dtypes"] = [None if d is None else {"categories": [_jsonable(c) for c in d.categories],
                                                       "ordered": bool(d.ordered)} for d in self.dtypes_]
+            meta["kinds"] = self.kinds_
         else:
             meta["levels"] = [None if lev is None else lev.tolist() for lev in self.levels_]
-        (path / _META).write_text(json.dumps(meta, indent=1))
+        tmp = path / (_META + ".tmp")  # atomic: a reader never sees half a file
+        tmp.write_text(json.dumps(meta, indent=1))
+        tmp.replace(path / _META)
         return path
 
     @classmethod
@@ -385,9 +471,18 @@ class MethodImputer(TransformerMixin, BaseEstimator):
         obj.input_kind_ = meta["input_kind"]
         if meta["feature_names_in"]:
             obj.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
+        d = len(obj.schema_)
+        # folders written before the column rules (issue 13 §1) lack these: no constant, scaling or integer rule
+        obj.constants_ = meta.get("constants") or [None] * d
+        obj.scale_exp_ = meta.get("scale_exp") or [0] * d
+        obj.int_levels_ = [None if lev is None else np.asarray(lev, dtype=float)
+                           for lev in meta.get("int_levels") or [None] * d]
         if obj.input_kind_ == "frame":
             obj.dtypes_ = [None if d is None else pd.CategoricalDtype(d["categories"], ordered=d["ordered"])
                            for d in meta["dtypes"]]
+            listed = obj._categorical_positions(list(obj.schema_.names), d)
+            obj.kinds_ = meta.get("kinds") or ["real" if t is None else "values" if j in listed else "category"
+                                               for j, t in enumerate(obj.dtypes_)]
         else:
             obj.levels_ = [None if lev is None else np.asarray(lev, dtype=float) for lev in meta["levels"]]
         return obj
@@ -459,6 +554,39 @@ def __getattr__(name: str) -> Any:
 def _is_numeric(col: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype) \
         and not pd.api.types.is_complex_dtype(col.dtype)
+
+
+def _is_text(col: pd.Series) -> bool:
+    """A ``string``/``str`` column, or an ``object`` column holding only strings (pandas 2's text default)."""
+    if isinstance(col.dtype, pd.StringDtype):
+        return True
+    return col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) == "string"
+
+
+def _whole_numbers(col: pd.Series) -> bool:
+    """Whether a float column took only whole numbers below 2**53: an integer column that pandas stores as float
+    because it has missing cells (as ``read_csv`` does)."""
+    x = col.dropna().to_numpy(dtype=np.float64)
+    return bool(x.size) and bool((np.abs(x) < 2.0**53).all() and (x == np.round(x)).all())
+
+
+def _nearest(levels: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The element of sorted ``levels`` nearest to each ``x`` (ties to the lower one)."""
+    if levels.size == 1:
+        return np.full_like(x, levels[0])
+    hi = np.clip(np.searchsorted(levels, x), 1, levels.size - 1)
+    lo = hi - 1
+    return np.where(x - levels[lo] <= levels[hi] - x, levels[lo], levels[hi])
+
+
+def _as_dtype(values: np.ndarray, dtype: Any) -> Any:
+    """Real imputations in a column's own dtype (``Int64`` stays ``Int64``), clipped to its finite range."""
+    if pd.api.types.is_float_dtype(dtype):
+        fmax = float(np.finfo(np.dtype(getattr(dtype, "numpy_dtype", dtype))).max)
+        values = np.clip(values, -fmax, fmax)
+    elif pd.api.types.is_integer_dtype(dtype):
+        values = np.rint(values)
+    return pd.array(values, dtype=dtype)
 
 
 def _jsonable(v: Any) -> Any:
