@@ -14,7 +14,8 @@ from vaeac_bench import make_imputer
 
 TINY_VAEAC = dict(epochs=2, width=8, depth=1, latent_dim=2, validation_samples=2, n_imputations=3)
 BUDGETS = {"mean": {}, "vaeac": TINY_VAEAC, "knn": {}, "missforest": dict(n_estimators=5, max_iter=2),
-           "iterative": dict(max_iter=2, n_imputations=2)}
+           "iterative": dict(max_iter=2, n_imputations=2), "softimpute": {},
+           "mice": dict(iterations=1, num_datasets=2, n_imputations=2)}
 METHODS = list(BUDGETS)
 CORE = ["mean", "vaeac"]
 N = 40
@@ -132,7 +133,8 @@ CONSTANT = {
     "real": with_holes(np.full(N, 3.7)),
     "Int64": with_holes(np.full(N, 7)).astype("Int64"),
     "category with an unseen level": with_holes(pd.Categorical(["a"] * N, categories=["a", "b"])),
-    "boolean": with_holes(pd.array([True] * N, dtype="boolean")),
+    "boolean": with_holes(pd.array([True] * N, dtype="boolean")),  # one level: MICE's LightGBM cannot fit it
+    "string": with_holes(pd.array(["only"] * N, dtype="string")),
     "huge": with_holes(np.full(N, -1.5e308)),
 }
 
@@ -231,8 +233,10 @@ def test_column_rules_survive_save_and_load(tmp_path):
 
     df = pd.DataFrame({"n": with_holes(np.random.default_rng(0).choice([0, 4, 10], N)).astype("Int64"),
                        "c": with_holes(np.full(N, 3.7)), "b": with_holes(extreme("1e308")),
-                       "t": with_holes(np.random.default_rng(1).choice(["x", "y"], N)).astype("string")})
+                       "t": with_holes(np.random.default_rng(1).choice(["x", "y"], N)).astype("string"),
+                       "one": with_holes(pd.array([True] * N, dtype="boolean"))})
     imp = imputer("mean").fit(df)
     again = MethodImputer.load(imp.save(tmp_path / "m"))
     pd.testing.assert_frame_equal(again.transform(df), imp.transform(df))
     assert again.scale_exp_[2] < 0 and again.constants_[1] == 3.7
+    assert again.schema_ == imp.schema_ and again.schema_[4].is_categorical  # not the method's (real) view

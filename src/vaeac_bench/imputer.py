@@ -130,7 +130,7 @@ class MethodImputer(TransformerMixin, BaseEstimator):
         if "random_state" in inspect.signature(klass.__init__).parameters:
             # a fixed seed per fit, so that repeated transforms agree
             params["random_state"] = int(np.random.SeedSequence().generate_state(1)[0]) if rs is None else int(rs)
-        self.method_ = klass(**params).fit(self._scale(codes), self.schema_)
+        self.method_ = klass(**params).fit(self._scale(codes), self._method_schema())
         if hasattr(self.method_, "n_iter_"):  # iterative methods (MissForest): scikit-learn's fitted attribute
             self.n_iter_ = self.method_.n_iter_
         return self
@@ -198,6 +198,11 @@ class MethodImputer(TransformerMixin, BaseEstimator):
             top = float(np.abs(col).max())
             if not feat.is_categorical and top > 0 and not _SAFE_RANGE[0] <= top < _SAFE_RANGE[1]:
                 self.scale_exp_[j] = -int(np.frexp(top)[1])  # top * 2**exp lies in [0.5, 1)
+
+    def _method_schema(self) -> Schema:
+        """The schema the method fits: a one-level categorical becomes the constant real 0 (there is nothing to
+        learn, and some methods cannot fit one class, e.g. LightGBM in MICE); the constant rule imputes it."""
+        return Schema(tuple(Feature(f.name, "real") if f.n_categories == 1 else f for f in self.schema_))
 
     def _scale(self, codes: np.ndarray) -> np.ndarray:
         """``codes`` with the extreme real columns multiplied by their power of two (exact; NaN stays NaN)."""
@@ -434,6 +439,7 @@ class MethodImputer(TransformerMixin, BaseEstimator):
                 "params": {k: _jsonable(v) for k, v in self.get_params().items() if k != "categorical_features"},
                 "categorical_features": _jsonable(self.categorical_features), "input_kind": self.input_kind_,
                 "feature_names_in": list(getattr(self, "feature_names_in_", [])) or None,
+                "schema": [[f.name, f.kind, list(f.categories)] for f in self.schema_],
                 "constants": self.constants_, "scale_exp": [int(e) for e in self.scale_exp_],
                 "int_levels": [None if lev is None else lev.tolist() for lev in self.int_levels_]}
         if self.input_kind_ == "frame":
@@ -466,7 +472,8 @@ class MethodImputer(TransformerMixin, BaseEstimator):
         if not isinstance(method, REGISTRY[name].load_class()):
             raise TypeError(f"{path / 'model'} holds a {type(method).__name__}, not the {name!r} method")
         obj.method_ = method
-        obj.schema_ = method.schema_
+        obj.schema_ = Schema(tuple(Feature(n, k, tuple(c)) for n, k, c in meta["schema"])) if "schema" in meta \
+            else method.schema_  # the method's own schema differs for a one-level categorical
         obj.n_features_in_ = len(obj.schema_)
         obj.input_kind_ = meta["input_kind"]
         if meta["feature_names_in"]:
