@@ -27,8 +27,7 @@ is in ``docs/estimators.md``, "Column types"). Every output column keeps its inp
   column with missing cells) is modelled as a real (ordered) feature, but each imputation is the nearest
   value observed in that column at fit time (as predictive mean matching does), so it is never a fraction
   nor a value the column never took; declare it in ``categorical_features`` when its codes are unordered
-  classes. Datetimes and mixed ``object`` columns are
-  refused: convert them explicitly.
+  classes. Datetimes and mixed ``object`` columns are refused: convert them explicitly.
 * **array**: every column is real unless listed in ``categorical_features`` (positions or a boolean mask);
   a categorical column's levels are its sorted observed values at fit time and are returned unchanged.
 * NaN (or ``None``/``pd.NA``) is missing; ``inf`` is refused; a column with no observed value at fit time is
@@ -143,7 +142,7 @@ class MethodImputer(TransformerMixin, BaseEstimator):
         if len(codes) == 0:  # nothing to impute: no call into the method (torch warns on empty batches)
             return self._decode(codes, X)
         draws = self.method_.impute(self._scale(codes), n=int(self.n_imputations))
-        # aggregate in the scaled units: a mean of draws near 1e308 would overflow in the user's
+        # aggregate in the scaled units: a mean of draws near 1e308 would overflow in the user's units
         return self._decode(self._finish(aggregate(draws, self.schema_), codes), X)
 
     def sample(self, X: Any, n: int = 10, random_state: int | None = None) -> Any:
@@ -478,16 +477,16 @@ class MethodImputer(TransformerMixin, BaseEstimator):
         obj.input_kind_ = meta["input_kind"]
         if meta["feature_names_in"]:
             obj.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
-        d = len(obj.schema_)
+        n_cols = len(obj.schema_)
         # folders written before the column rules (issue 13 §1) lack these: no constant, scaling or integer rule
-        obj.constants_ = meta.get("constants") or [None] * d
-        obj.scale_exp_ = meta.get("scale_exp") or [0] * d
+        obj.constants_ = meta.get("constants") or [None] * n_cols
+        obj.scale_exp_ = meta.get("scale_exp") or [0] * n_cols
         obj.int_levels_ = [None if lev is None else np.asarray(lev, dtype=float)
-                           for lev in meta.get("int_levels") or [None] * d]
+                           for lev in meta.get("int_levels") or [None] * n_cols]
         if obj.input_kind_ == "frame":
             obj.dtypes_ = [None if d is None else pd.CategoricalDtype(d["categories"], ordered=d["ordered"])
                            for d in meta["dtypes"]]
-            listed = obj._categorical_positions(list(obj.schema_.names), d)
+            listed = obj._categorical_positions(list(obj.schema_.names), n_cols)
             obj.kinds_ = meta.get("kinds") or ["real" if t is None else "values" if j in listed else "category"
                                                for j, t in enumerate(obj.dtypes_)]
         else:
