@@ -64,7 +64,11 @@ def test_missforest_hyper_parameters_reach_the_forests(table):
     assert est.n_iter_ <= 2
     assert all(f.n_estimators == 7 for f in est.forests_.values())
     assert est.forests_[0].min_samples_leaf == 9 and est.forests_[3].min_samples_leaf == 1
-    assert est.forests_[0].max_features == pytest.approx(1 / 3) and est.forests_[3].max_features == "sqrt"
+    # missForest's mtry = floor(sqrt(p)) for every variable type, p the number of variables (not randomForest's p/3)
+    p = len(schema)
+    assert est.forests_[0].max_features == est.forests_[3].max_features == int(np.sqrt(p))
+    two = MissForestImputer(n_estimators=3, max_iter=1, mtry=2, random_state=0).fit(obs, schema)
+    assert two.forests_[0].max_features == 2
     with pytest.raises(ValueError, match="The .max_iter. parameter of MissForestImputer"):
         MissForestImputer(max_iter=0).fit(obs, schema)
 
