@@ -64,7 +64,11 @@ def test_missforest_hyper_parameters_reach_the_forests(table):
     assert est.n_iter_ <= 2
     assert all(f.n_estimators == 7 for f in est.forests_.values())
     assert est.forests_[0].min_samples_leaf == 9 and est.forests_[3].min_samples_leaf == 1
-    assert est.forests_[0].max_features == pytest.approx(1 / 3) and est.forests_[3].max_features == "sqrt"
+    # missForest's mtry = floor(sqrt(p)) for every variable type, p the number of variables (not randomForest's p/3)
+    p = len(schema)
+    assert est.forests_[0].max_features == est.forests_[3].max_features == int(np.sqrt(p))
+    two = MissForestImputer(n_estimators=3, max_iter=1, mtry=2, random_state=0).fit(obs, schema)
+    assert two.forests_[0].max_features == 2
     with pytest.raises(ValueError, match="The .max_iter. parameter of MissForestImputer"):
         MissForestImputer(max_iter=0).fit(obs, schema)
 
@@ -146,3 +150,26 @@ def test_mice_on_a_fully_observed_many_class_column_emits_no_warning():
         warnings.simplefilter("error")
         est = MICEImputer(iterations=2, boosting_rounds=2, random_state=0).fit(X, schema)
         est.impute(X[:30], n=10)
+
+
+def test_mice_lean_kernel_imputes_exactly_as_plain_miceforest(table, monkeypatch):
+    """The predict-only model store and one-thread mean matching (issue 12, item 5) change no imputation."""
+    import lightgbm as lgb
+    import miceforest as mf
+
+    from vaeac_bench.methods import mice
+
+    truth, obs, schema = table
+    params = dict(iterations=2, num_datasets=2, boosting_rounds=3, random_state=0)
+    lean = MICEImputer(**params).fit(obs[:200], schema)
+    models = lean.kernel_.models
+    assert isinstance(models, mice._PredictOnlyModels) and len(models) == 2 * 2 * len(schema)
+    # reloaded trees, not the training boosters: no training data behind them, seeds kept for mean matching
+    assert all(isinstance(m, lgb.Booster) and m.params["num_threads"] == 1 and "seed" in m.params
+               for m in models.values())
+    monkeypatch.setattr(mice, "_kernel_class", lambda: mf.ImputationKernel)
+    monkeypatch.setattr(mice, "_PredictOnlyModels", lambda num_threads: {})
+    plain = MICEImputer(**params).fit(obs[:200], schema)
+    assert type(plain.kernel_.models) is dict
+    np.testing.assert_array_equal(lean.impute(obs[200:], n=2), plain.impute(obs[200:], n=2))
+    np.testing.assert_array_equal(lean.impute(obs[:200], n=2), plain.impute(obs[:200], n=2))

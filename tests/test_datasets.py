@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
+import stat
 
 import numpy as np
 import pytest
@@ -124,6 +126,19 @@ def test_download_is_verified_before_it_lands_and_is_then_loadable(tmp_path, mon
     assert sha256_of(dest) == spec.download.sha256
     t = load("glass")  # found in the cache as an original file, parsed with the original format
     assert t.data.shape == (214, 10)
+
+
+@pytest.mark.skipif(not hasattr(os, "fchmod"), reason="POSIX file modes")
+def test_download_gets_the_normal_file_mode_not_mkstemps_0600(tmp_path):
+    """A downloaded file is readable as any file the user writes (umask applied), not private to the writer."""
+    src = tmp_path / "blob.bin"
+    src.write_bytes(b"vaeac" * 100)
+    old = os.umask(0o022)
+    try:
+        dest = fetch(src.as_uri(), tmp_path / "cache" / "blob.bin", sha256_of(src))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o644
 
 
 def test_bad_level_in_a_categorical_column_names_the_column(tmp_path):

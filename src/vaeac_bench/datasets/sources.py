@@ -106,6 +106,8 @@ def fetch(url: str, dest: Path, sha256: str, timeout: float = 60.0) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name, suffix=".part")
     try:
+        if hasattr(os, "fchmod"):  # mkstemp makes 0600: give the download the mode a plain open() would
+            os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310
             while chunk := resp.read(1 << 20):
                 out.write(chunk)
@@ -118,3 +120,10 @@ def fetch(url: str, dest: Path, sha256: str, timeout: float = 60.0) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return dest
+
+
+def _umask() -> int:
+    """The process umask (read by setting and restoring it: there is no portable getter)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -12,10 +12,13 @@ paper's algorithm 1:
    (ΔN for real, ΔF for categorical; the R package's rule, see :meth:`MissForestImputer._iterate`) and
    return the previous imputation, or stop after ``max_iter`` sweeps and return the last one.
 
-Forest settings follow R's randomForest defaults that missForest uses: ``n_estimators=100``,
-``max_features`` sqrt(p) for classification and p/3 for regression, leaf size 1 (classification) and
-5 (regression). Unseen rows are imputed inductively with the forests of the last kept sweep (the
-benchmark fits on train and imputes test), iterated with the same stopping rule.
+Forest settings follow the missForest R package: ``ntree=100`` trees, ``mtry = floor(sqrt(p))`` candidate
+predictors per split for every variable, p the number of variables (missForest's own default, the same for
+regression and classification; randomForest's p/3 for regression is *not* what missForest passes), and
+randomForest's leaf sizes, 1 (classification) and 5 (regression), since missForest's ``nodesize`` is NULL.
+Categorical predictors are one-hot here (scikit-learn trees), so ``mtry`` counts one-hot columns.
+Unseen rows are imputed inductively with the forests of the last kept sweep (the benchmark fits on train
+and imputes test), iterated with the same stopping rule.
 """
 
 from __future__ import annotations
@@ -43,24 +46,29 @@ class MissForestImputer(RefitOnLoad):
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "min_samples_leaf_regression": [Interval(Integral, 1, None, closed="left")],
+        "mtry": [Interval(Integral, 1, None, closed="left"), None],
         "n_jobs": [Integral, None],
         "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"), None],
     }
 
     def __init__(self, n_estimators: int = 100, max_iter: int = 10, min_samples_leaf_regression: int = 5,
-                 n_jobs: int = 1, random_state: int | None = None):
+                 mtry: int | None = None, n_jobs: int = 1, random_state: int | None = None):
         self.n_estimators = n_estimators
         self.max_iter = max_iter
         self.min_samples_leaf_regression = min_samples_leaf_regression
+        self.mtry = mtry
         self.n_jobs = n_jobs
         self.random_state = random_state
 
     # -- the algorithm ----------------------------------------------------------------------------
-    def _forest(self, categorical: bool, seed: int):
+    def _forest(self, categorical: bool, seed: int, n_predictors: int):
+        # missForest's mtry = floor(sqrt(ncol(xmis))) (R/missForest.R), at most the predictors there are
+        p = len(self.schema_)
+        mtry = min(int(self.mtry) if self.mtry is not None else max(1, int(np.sqrt(p))), n_predictors)
         if categorical:
-            return RandomForestClassifier(n_estimators=int(self.n_estimators), max_features="sqrt",
+            return RandomForestClassifier(n_estimators=int(self.n_estimators), max_features=mtry,
                                           min_samples_leaf=1, n_jobs=self.n_jobs, random_state=seed)
-        return RandomForestRegressor(n_estimators=int(self.n_estimators), max_features=1 / 3,
+        return RandomForestRegressor(n_estimators=int(self.n_estimators), max_features=mtry,
                                      min_samples_leaf=int(self.min_samples_leaf_regression), n_jobs=self.n_jobs,
                                      random_state=seed)
 
@@ -129,8 +137,9 @@ class MissForestImputer(RefitOnLoad):
         return out, fitted
 
     def _fit_column(self, Ximp: np.ndarray, j: int, rows: np.ndarray, X_obs: np.ndarray, seed: int):
-        model = self._forest(self.schema_[j].is_categorical, seed)
-        model.fit(self._predictors(Ximp, j)[rows], X_obs[rows, j])
+        predictors = self._predictors(Ximp, j)[rows]
+        model = self._forest(self.schema_[j].is_categorical, seed, predictors.shape[1])
+        model.fit(predictors, X_obs[rows, j])
         return model
 
     def _fit(self, X: np.ndarray, schema: Schema) -> None:
