@@ -356,7 +356,7 @@ def _make_table8(reports_dir: Path, quick: bool, seed: int, epochs: int | None, 
         lines += [""] + [f"* {f}" for f in _findings(rows)] + [""]
     lines += _comparison(settings, paper)
     lines += [
-        "Regenerate: `run-bench --tables 8 --no-run` (or `python -c \"from pathlib import Path; "
+        "Regenerate: `run-bench --tables 8` (or `python -c \"from pathlib import Path; "
         "from vaeac_bench.synthetic import make_table8; make_table8(Path('reports'))\"`), 1 torch thread; "
         f"training time per model: {', '.join(f'{s:.0f} s' for s in seconds)}.",
         "",
