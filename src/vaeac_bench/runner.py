@@ -161,7 +161,7 @@ def compute_cell(cell: Cell, data_dir: str | os.PathLike | None = None, threads:
         "timing": {"fit_s": t1 - t0, "impute_test_s": t2 - t1, "impute_train_s": t3 - t2},
         "cpu": {"fit_s": c1 - c0, "total_s": c3 - c0},
         "provenance": build_provenance(
-            method=k.method, target=cell.config["target"], params=_json_safe(est.config()),
+            method=k.method, target=cell.config["target"], params=_json_safe(est.get_params(deep=False)),
             dataset_source=cell.config["dataset_source"], seeds=seeds, est=est, peak_rss_mb=mem.peak_mb,
             threads=threads),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),

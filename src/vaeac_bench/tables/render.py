@@ -120,7 +120,7 @@ def _ours(summary: pd.DataFrame, table: TableDef, dataset: str, method: str, qui
     text = _fmt(row["mean"], row["std"])
     if row["n"] < N_SPLITS:
         text += f" ({row['n']}/{N_SPLITS} splits)"
-    if row["stale"]:
+    if row.get("stale", 0):
         text += f" ({STALE})"
     verdict = None if quick else _verdict(table, dataset, method, row["mean"])
     if verdict in ("better", "worse"):
@@ -204,7 +204,7 @@ def cell_status(table: TableDef, summary: pd.DataFrame) -> tuple[int, int, int]:
             row = _cell(summary, table, d, m)
             if row is None:
                 missing += 1
-            elif row["stale"]:
+            elif row.get("stale", 0):
                 stale += 1
             else:
                 current += 1
