@@ -225,8 +225,9 @@ def run(cells: Sequence[Cell], results_dir: str | os.PathLike, jobs: int = 1, da
     """
     from tqdm.auto import tqdm
 
-    results_dir = Path(results_dir)
     summary = RunSummary(results_dir=str(results_dir))
+    results_dir = Path(results_dir).resolve()  # workers are reused across calls and may sit in another cwd
+    data_dir = str(Path(data_dir).resolve()) if data_dir is not None else None
     todo = []
     for c in cells:
         path = results_dir / c.key.relpath()
