@@ -75,6 +75,12 @@ def code_digest(method: str) -> str:
     return source_digest(tuple(get(method).code) + COMMON_CODE)
 
 
+@cache
+def paths_digest(code: tuple[str, ...]) -> str:
+    """The digest of the given package code paths plus :data:`COMMON_CODE` (for cells outside the registry)."""
+    return source_digest(tuple(code) + COMMON_CODE)
+
+
 def recorded_digest(record: dict[str, Any]) -> str | None:
     """The code digest a result file records (None for files written before provenance existed)."""
     prov = record.get("provenance")
@@ -84,7 +90,10 @@ def recorded_digest(record: dict[str, Any]) -> str | None:
 def is_stale(record: dict[str, Any]) -> bool:
     """True when a result was computed by code other than the current (or records no digest at all)."""
     digest = recorded_digest(record)
-    return digest is None or digest != code_digest(record["method"])
+    if digest is None:
+        return True
+    paths = record["provenance"].get("code_paths")
+    return digest != (paths_digest(tuple(paths)) if paths else code_digest(record["method"]))
 
 
 def versions() -> dict[str, str]:
@@ -137,12 +146,14 @@ def training_info(est: object) -> dict[str, Any] | None:
 
 def build_provenance(*, method: str, target: str, params: dict[str, Any], dataset_source: str,
                      seeds: dict[str, int], est: object | None = None, peak_rss_mb: float | None = None,
-                     threads: int = 1) -> dict[str, Any]:
-    """The ``provenance`` block of one result file."""
+                     threads: int = 1, code_paths: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The ``provenance`` block of one result file (``code_paths``: hash these instead of the method's code)."""
     from . import __version__
 
+    digest = paths_digest(tuple(code_paths)) if code_paths else code_digest(method)
+    extra = {"code_paths": list(code_paths)} if code_paths else {}
     return {
-        "package_version": __version__, "code_digest": code_digest(method), "method": method, "target": target,
+        "package_version": __version__, "code_digest": digest, **extra, "method": method, "target": target,
         "params": params, "data_source": dataset_source, "seeds": seeds, "versions": versions(),
         "machine": machine() | {"threads": threads}, "training": training_info(est) if est is not None else None,
         "peak_rss_mb": peak_rss_mb,
