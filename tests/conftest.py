@@ -48,8 +48,3 @@ def correlated_mixed(n: int = 240, seed: int = 0, missing: float = 0.3) -> tuple
 def mixed_table():
     return correlated_mixed()
 
-
-def pytest_sessionfinish(session, exitstatus):
-    """CI fails on any failing test but never merely because a selection collected no tests."""
-    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
-        session.exitstatus = pytest.ExitCode.OK

@@ -31,12 +31,12 @@ def test_result_file_records_config_seed_metrics_timing_versions(tmp_path):
     (path,) = _files(tmp_path)
     r = json.loads(path.read_text())
     assert r["dataset"] == "iris" and r["method"] == "mean" and r["split"] == 0
-    assert r["config"]["method_config"]["class"] == "MeanModeImputer"
+    assert r["config"]["target"].endswith(":MeanModeImputer") and r["config"]["params"] == {}
     assert set(r["metrics"]) == {"nrmse", "pfc", "accuracy", "train_nrmse", "train_pfc"}
     assert 0.5 < r["metrics"]["nrmse"] < 1.5 and 0.5 < r["metrics"]["train_nrmse"] < 1.5
     assert r["n_imputations"] == {"requested": 10, "returned": 1}
     assert {f["name"] for f in r["per_feature"]} >= {"sepal length (cm)", "target"}
-    assert r["timing"]["fit_s"] >= 0 and "numpy" in r["versions"] and r["seeds"]["split"] == 0
+    assert r["timing"]["fit_s"] >= 0 and "numpy" in r["provenance"]["versions"] and r["seeds"]["split"] == 0
     assert r["config_hash"] in path.name
 
 
@@ -53,7 +53,7 @@ def test_interrupted_run_resumes_without_recomputing_finished_cells(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         run(cells, tmp_path, jobs=1, progress=False, on_cell_done=kill_after_two)
     survivors = {p: p.read_bytes() for p in _files(tmp_path)}
-    assert len(survivors) == 2 and not list(tmp_path.rglob("*.tmp"))
+    assert len(survivors) == 2
     resumed = run(cells, tmp_path, jobs=1, progress=False)
     assert sorted(resumed.skipped) == sorted(done) and len(resumed.computed) == 4
     for p, content in survivors.items():
@@ -128,14 +128,40 @@ def test_a_real_kill_loses_nothing(tmp_path):
         assert p.read_bytes() == content
 
 
-def test_stale_cells_are_kept_unless_a_refresh_is_asked(tmp_path):
-    cells = plan(["iris"], ["mean"], [0, 1])
+def test_stale_cells_are_recomputed_unless_accepted(tmp_path):
+    """A cell whose recorded code digest differs from the current source (or is absent) is stale."""
+    cells = plan(["iris"], ["mean"], [0, 1, 2])
     run(cells, tmp_path, progress=False)
-    old = _files(tmp_path)[0]
+    old, nodigest = _files(tmp_path)[:2]
     record = json.loads(old.read_text())
-    del record["metrics"]["train_nrmse"]  # as written by a runner from before that metric existed
+    record["provenance"]["code_digest"] = "0" * 64  # as computed by older code
     old.write_text(json.dumps(record))
-    assert run(cells, tmp_path, progress=False).computed == []
-    refreshed = run(cells, tmp_path, progress=False, refresh_stale=True)
-    assert refreshed.computed == ["iris/mean/split0"] and len(refreshed.skipped) == 1
-    assert "train_nrmse" in json.loads(old.read_text())["metrics"]
+    record = json.loads(nodigest.read_text())
+    del record["provenance"]  # as written before provenance existed
+    nodigest.write_text(json.dumps(record))
+    kept = run(cells, tmp_path, progress=False, accept_stale=True)
+    assert kept.computed == [] and sorted(kept.stale_kept) == ["iris/mean/split0", "iris/mean/split1"]
+    assert "2 stale kept" in kept.describe() and "1 cell(s) reused" in kept.describe()
+    refreshed = run(cells, tmp_path, progress=False)
+    assert sorted(refreshed.computed) == ["iris/mean/split0", "iris/mean/split1"]
+    assert refreshed.reused == ["iris/mean/split2"] and "2 of them stale and recomputed" in refreshed.describe()
+    assert len(_files(tmp_path)) == 3  # one file per dataset x method x split: the recomputed file replaced it
+    assert json.loads(old.read_text())["provenance"]["code_digest"] != "0" * 64
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch):
+    """Atomic writes: a crash before the rename keeps the old content and cleans its temp file up."""
+    import os
+
+    from vaeac_bench.results import atomic_write_text
+
+    target = tmp_path / "a.json"
+    atomic_write_text(target, "old")
+
+    def crash(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write_text(target, "new")
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]

@@ -7,7 +7,7 @@ import pytest
 
 from vaeac_bench.methods import build
 from vaeac_bench.schema import Schema
-from vaeac_bench.synthetic import Mixture, make_table8, published_table8
+from vaeac_bench.synthetic import Mixture, make_table8, published_table8, render_table8
 
 SCHEMA = Schema.from_kinds(["x1", "x2"], [0, 0])
 #: a small C.2-style model: plain ReLU MLPs, learnt output σ, the paper's random masks p(b_i = 1) = 0.5
@@ -71,12 +71,33 @@ def test_mixture_true_conditional_density_is_normalised():
     assert np.all(mix.conditional_log_density(x, np.zeros(x.shape, dtype=bool)) == 0)
 
 
-def test_make_table8_quick_writes_table_and_figure(tmp_path):
-    paths = make_table8(tmp_path, quick=True, epochs=1, verbose=False)
+def test_make_table8_quick_writes_results_then_table_and_figure(tmp_path):
+    paths = make_table8(tmp_path / "reports", quick=True, epochs=1, verbose=False, results_dir=tmp_path / "results")
     assert [p.name for p in paths] == ["table08.md", "figure07.png"]
+    assert len(list((tmp_path / "results" / "synthetic").rglob("*.json"))) == 3  # one result file per α
     text = paths[0].read_text()
-    assert "| α = 0.99 |" in text and "Quick smoke run" in text
+    assert "| α = 0.99 |" in text and "Quick smoke run" in text and "3 current, 0 stale, 0 not run" in text
     assert paths[1].stat().st_size > 10_000
     paper = published_table8()
     assert paper[1.0] == {"nll_is10": (0.22, "0.22"), "nll_mc10": (85.0, "85")}  # from tables/published.csv
     assert "| α = 1 | " in text and "| 0.22 | 85 |" in text and "## Comparison with the paper" in text
+    # rendering again from the result files alone gives the same table
+    again = render_table8(tmp_path / "results", tmp_path / "again", quick=True, epochs=1)
+    assert again[0].read_text() == text
+
+
+def test_table8_no_run_never_trains_and_says_not_run(tmp_path, monkeypatch):
+    import vaeac_bench.synthetic as synthetic
+    from vaeac_bench.cli import main
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("--no-run trained a model")
+
+    monkeypatch.setattr(synthetic, "compute_synthetic_cell", no_training)
+    (tmp_path / "results" / "synthetic" / "alpha-1").mkdir(parents=True)
+    (tmp_path / "results" / "synthetic" / "alpha-1" / "x.json").write_text("{}")  # not a result: ignored
+    assert main(["--tables", "8", "--no-run", "-q", "--results-dir", str(tmp_path / "results"),
+                 "--reports-dir", str(tmp_path / "reports")]) == 0
+    text = (tmp_path / "reports" / "table08.md").read_text()
+    assert "| α = 1 | not run | not run | 0.22 | 85 | not run |" in text and "0 current, 0 stale, 6 not run" in text
+    assert not (tmp_path / "reports" / "figure07.png").exists()

@@ -9,16 +9,19 @@ import sys
 from pathlib import Path
 
 EPILOG = """examples:
-  run-bench                                   # paper methods on the 4 scikit-learn datasets
+  run-bench                                   # paper methods on the 4 scikit-learn datasets (cached cells reused)
+  run-bench --results-dir fresh --splits 1    # the same grid computed from scratch (one split; minutes)
   run-bench --datasets sklearn --quick        # smoke run with tiny budgets (results in bench-quick/)
   run-bench --datasets uci --methods mean,mice,missforest --jobs 2
   run-bench --datasets yeast,zoo --methods vaeac --splits 0,1
   run-bench --tables 10,11 --no-run           # only re-render reports from results/
   run-bench --list                            # registered datasets, groups and methods
+  run-bench --migrate                         # rename old result files to registry-derived config hashes
 
 Finished cells are cached in --results-dir (one JSON per dataset x method x split x config), so an
-interrupted run resumes where it stopped. Data: --data-dir, then $VAEAC_BENCH_DATA, then the user cache
-(filled by --download); breast, diabetes, digits and iris ship with scikit-learn.
+interrupted run resumes where it stopped. A cached cell computed by older code (its recorded code digest
+differs from the current source) is stale and recomputed, unless --accept-stale. Data: --data-dir, then
+$VAEAC_BENCH_DATA, then the user cache (filled by --download); breast, diabetes, digits and iris ship with scikit-learn.
 """
 
 DEFAULT_TABLES = "1,2,7,10,10t,11"
@@ -80,15 +83,22 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "bench-quick/results with --quick)")
     p.add_argument("--reports-dir", default=None, help="where tables go (default: reports/, or bench-quick/reports)")
     p.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1,
-                   help="parallel cells, one thread each (default: number of cores)")
+                   help="parallel cells, one thread each, as memory allows (default: number of cores)")
+    p.add_argument("--memory-gb", type=float, default=None,
+                   help="memory the cells may use together (default: what the machine has available now)")
+    p.add_argument("--ignore-memory", action="store_true",
+                   help="start a cell even if its memory estimate exceeds the machine's available memory")
     p.add_argument("--quick", action="store_true", help="tiny budgets for a smoke run (not comparable to the paper)")
     p.add_argument("--tables", default=DEFAULT_TABLES,
                    help="paper tables to render: any of 1,2,7,8,10,10t,11, or none (default: %(default)s); "
-                        "table 8 trains the synthetic-data models itself")
+                        "table 8's synthetic-data models are cells like the others (never trained with --no-run)")
     p.add_argument("--no-run", action="store_true", help="do not compute cells, only render reports")
-    p.add_argument("--refresh-stale", action="store_true",
-                   help="recompute cached cells written by an older runner that lack a metric recorded now "
-                        "(each file is replaced atomically)")
+    p.add_argument("--accept-stale", action="store_true",
+                   help="keep cached cells computed by older code instead of recomputing them (each recomputed "
+                        "file replaces the old one atomically)")
+    p.add_argument("--migrate", action="store_true",
+                   help="rename result files named by the old estimator-config hash to the registry-derived "
+                        "hash (only where the recorded parameters match the registry), then exit")
     p.add_argument("--export", default=None, metavar="CSV",
                    help="also write every result as one tidy long table (dataset, method, split, mechanism, rate, "
                         "metric, value) to this file")
@@ -122,6 +132,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         _list()
         return 0
+    if args.migrate:
+        from .runner import migrate
+
+        where = Path(args.results_dir or "results")
+        report = migrate(where)
+        print(f"run-bench: migrated {report.renamed} result file(s) in {where}; {report.current} already current; "
+              f"{len(report.mismatched)} left (their parameters differ from the registry's)")
+        return 0
     from .datasets import DataNotFoundError, load
     from .datasets import resolve as resolve_datasets
     from .datasets.masks import get_mechanism
@@ -143,17 +161,27 @@ def main(argv: list[str] | None = None) -> int:
     base = Path("bench-quick") if args.quick else Path(".")
     results_dir = Path(args.results_dir) if args.results_dir else base / "results"
     reports_dir = Path(args.reports_dir) if args.reports_dir else base / "reports"
+    if args.no_run and tables:
+        from .results import iter_results
+
+        if next(iter_results(results_dir), None) is None and next(results_dir.glob("synthetic/*/*.json"), None) is None:
+            print(f"run-bench: error: --no-run renders from result files, but {results_dir} holds none; "
+                  "run without --no-run first or point --results-dir at a folder of results", file=sys.stderr)
+            return 2
 
     failed = 0
     if not args.no_run:
         # fail fast, before any work, on a missing or corrupted dataset file
         try:
-            for d in datasets:
-                load(d, data_dir=args.data_dir, download=args.download)
+            shapes = {d: load(d, data_dir=args.data_dir, download=args.download).data.shape for d in datasets}
         except (DataNotFoundError, ValueError) as err:
             print(f"run-bench: error: {err}", file=sys.stderr)
             return 2
-        from .runner import plan, run
+        except OSError as err:  # --download without network (URLError, timeout) or an unreadable file
+            print(f"run-bench: error: cannot get the data ({err}); check the network connection, or point "
+                  "--data-dir at a folder holding the files", file=sys.stderr)
+            return 2
+        from .runner import MemoryRefused, plan, run
 
         try:
             cells = plan(datasets, methods, args.splits, args.mechanism, args.missing_rate, args.n_imputations,
@@ -161,22 +189,34 @@ def main(argv: list[str] | None = None) -> int:
         except (ImportError, ValueError, TypeError) as err:
             print(f"run-bench: error: cannot set up the methods: {err}", file=sys.stderr)
             return 2
-        summary = run(cells, results_dir, jobs=args.jobs, data_dir=args.data_dir, progress=not args.quiet,
-                      refresh_stale=args.refresh_stale)
-        log.info("computed %d, cached %d, failed %d cell(s) in %.0fs", len(summary.computed), len(summary.skipped),
-                 len(summary.failed), summary.wall_s)
+        try:
+            summary = run(cells, results_dir, jobs=args.jobs, data_dir=args.data_dir, progress=not args.quiet,
+                          accept_stale=args.accept_stale, shapes=shapes, ignore_memory=args.ignore_memory,
+                          memory_budget_mb=None if args.memory_gb is None else args.memory_gb * 1024)
+        except MemoryRefused as err:
+            print(f"run-bench: error: {err}", file=sys.stderr)
+            return 2
+        print(f"run-bench: {summary.describe()}", file=sys.stderr)
         for label, err in summary.failed.items():
             print(f"run-bench: cell {label} failed: {err.splitlines()[0]}", file=sys.stderr)
         failed = len(summary.failed)
     from .tables import render_all
 
     grid_tables = [t for t in tables if t != "8"]
+    # the README's generated blocks follow the committed results only (not a --quick or side folder)
+    readme = Path("README.md") if (not args.quick and results_dir.resolve() == Path("results").resolve()
+                                   and Path("README.md").is_file()
+                                   and "<!-- generated:findings -->" in Path("README.md").read_text()) else None
     written = render_all(results_dir, reports_dir, grid_tables, quick=args.quick, mechanism=args.mechanism,
-                         rate=args.missing_rate, n_imputations=args.n_imputations)
+                         rate=args.missing_rate, n_imputations=args.n_imputations, readme=readme)
     if "8" in tables:
-        from .synthetic import make_table8
+        from .synthetic import render_table8, run_synthetic, synthetic_cells
 
-        written += make_table8(reports_dir, quick=args.quick)
+        if not args.no_run:  # table 8's models are cells too: computed when missing or stale, else reused
+            syn = run_synthetic(synthetic_cells(args.quick), results_dir, accept_stale=args.accept_stale,
+                                progress=not args.quiet)
+            print(f"run-bench: table 8: {syn.describe()}", file=sys.stderr)
+        written += render_table8(results_dir, reports_dir, quick=args.quick)
     if args.export:
         from .results import atomic_write_text, iter_results, long_table
 

@@ -1,8 +1,9 @@
 """The benchmark grid: dataset x method x split, each cell cached as one result file.
 
-Cells run in parallel with joblib (one process per job, one thread per job: on a small machine two
+Cells run in parallel in loky worker processes (one thread per job: on a small machine two
 single-threaded jobs beat one two-threaded job). A finished cell's file is written atomically, and a
-cell whose file exists is skipped, so a killed run resumes where it stopped and loses nothing.
+cell whose file exists and is not stale (see :mod:`provenance`) is reused, so a killed run resumes where it
+stopped and loses nothing. Cells start only while their memory estimates fit the machine (:mod:`resources`).
 """
 
 from __future__ import annotations
@@ -12,23 +13,22 @@ import gc
 import json
 import logging
 import os
-import platform
 import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from . import __version__
 from .datasets import get_spec, load, make_split
 from .datasets.splits import TEST_FRACTION
-from .methods import build, seed
+from .methods import build, get, params_for, seed
 from .metrics import downstream_score, score_imputations
+from .provenance import build_provenance
+from .provenance import is_stale as provenance_is_stale
+from .resources import MemoryScheduler, PeakRSS, available_mb, estimate_mb, limit_threads, recorded_peaks, worker_env
 from .results import RESULT_SCHEMA, CellKey, atomic_write_json, config_hash
 from .seeding import derive_seed
 
@@ -36,9 +36,6 @@ log = logging.getLogger("vaeac_bench")
 
 #: bump when the protocol (splits, masks, metrics) changes in a way that alters results
 PROTOCOL_VERSION = 1
-#: metrics every current result records; a cached file without one of them is "stale" (written by an older
-#: runner) and is recomputed only when asked (``refresh_stale``), since its other numbers are still valid
-RECORDED_METRICS = ("nrmse", "pfc", "train_nrmse", "train_pfc")
 
 
 @dataclass(frozen=True)
@@ -58,26 +55,45 @@ class Cell:
 
 @dataclass
 class RunSummary:
-    """What a run did: cells computed, skipped (already cached) and failed (with their errors)."""
+    """What a run did: cells computed, reused from the cache, stale (kept or recomputed) and failed."""
 
+    results_dir: str = ""
     computed: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    stale_kept: list[str] = field(default_factory=list)
+    stale_recomputed: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     wall_s: float = 0.0
+
+    @property
+    def skipped(self) -> list[str]:
+        """Cells not computed: reused from the cache, or stale ones kept with ``accept_stale``."""
+        return self.reused + self.stale_kept
+
+    def describe(self) -> str:
+        """One honest line: how many cells came from the cache, were computed, stale, or failed."""
+        stale = (f"{len(self.stale_kept)} stale kept (--accept-stale)" if self.stale_kept else
+                 f"{len(self.stale_recomputed)} of them stale and recomputed")
+        return (f"{len(self.reused)} cell(s) reused from the cache in {self.results_dir}, "
+                f"{len(self.computed)} computed ({stale}), {len(self.failed)} failed, in {self.wall_s:.0f}s")
 
 
 def cell_config(dataset: str, method: str, mechanism: str, rate: float, n_imputations: int,
                 quick: bool) -> dict[str, Any]:
-    """Everything that defines a cell's result apart from the split index (hashed into its file name)."""
+    """Everything that defines a cell's result apart from the split index, from the registries alone.
+
+    No method is imported or instantiated, so the renderer can compute the same hash without torch.
+    """
     spec = get_spec(dataset)
-    est = build(method, quick=quick)
+    mspec = get(method)
     return {
         "protocol": PROTOCOL_VERSION,
         "test_fraction": TEST_FRACTION,
         "dataset": dataset,
         "dataset_source": spec.sha256 or f"sklearn:{spec.sklearn}",
         "method": method,
-        "method_config": est.config(),
+        "target": mspec.target,
+        "params": params_for(method, quick),
         "n_imputations": int(n_imputations),
         "mechanism": mechanism,
         "rate": float(rate),
@@ -97,17 +113,6 @@ def plan(datasets: Sequence[str], methods: Sequence[str], splits: Sequence[int],
     return cells
 
 
-def _versions() -> dict[str, str]:
-    import sklearn
-
-    out = {"python": platform.python_version(), "numpy": np.__version__, "scikit-learn": sklearn.__version__,
-           "vaeac_bench": __version__}
-    for mod in ("torch", "miceforest", "lightgbm", "pandas"):
-        if mod in sys.modules:
-            out[mod] = getattr(sys.modules[mod], "__version__", "?")
-    return out
-
-
 def method_seed(dataset: str, method: str, split: int) -> int:
     """The random_state a method gets in one grid cell (scripts reuse it to reproduce a cell's model)."""
     return derive_seed("method", dataset, method, split)
@@ -115,35 +120,33 @@ def method_seed(dataset: str, method: str, split: int) -> int:
 
 def compute_cell(cell: Cell, data_dir: str | os.PathLike | None = None, threads: int = 1) -> dict[str, Any]:
     """Run one cell end to end and return its result record (nothing is written here)."""
-    from threadpoolctl import threadpool_limits
-
     k = cell.key
     table = load(k.dataset, data_dir=data_dir)
     split = make_split(table, k.split, k.mechanism, k.rate)
     cell_seed = method_seed(k.dataset, k.method, k.split)
-    est = seed(build(k.method, quick=cell.quick), cell_seed)
-    if "torch" in sys.modules:
-        import torch
-
-        torch.set_num_threads(threads)
     t_idx = split.target_index
     features = list(range(t_idx))
-    with threadpool_limits(threads):
-        c0, t0 = time.process_time(), time.perf_counter()
-        est.fit(split.train_obs, split.schema)
-        c1, t1 = time.process_time(), time.perf_counter()
-        test_imp = est.impute(split.test_obs, n=cell.n_imputations)
-        t2 = time.perf_counter()
-        train_imp = est.impute(split.train_obs, n=cell.n_imputations)
-        c3, t3 = time.process_time(), time.perf_counter()
-        score = score_imputations(split.test_true, test_imp, split.test_scored, split.schema, columns=features)
-        # the same metrics on the training rows' own imputations (their target observed): the transductive
-        # reading of the protocol, recorded beside the inductive test-set score
-        train_score = score_imputations(split.train_true, train_imp, split.train_scored, split.schema,
-                                        columns=features)
-        down = downstream_score(train_imp[:, :, features], split.train_true[:, t_idx], test_imp[:, :, features],
-                                split.test_true[:, t_idx], split.schema.select(features), split.task)
+    with PeakRSS() as mem:
+        est = seed(build(k.method, quick=cell.quick), cell_seed)
+        with limit_threads(threads):  # scoped to this cell, restored afterwards (issue 9 item 18)
+            c0, t0 = time.process_time(), time.perf_counter()
+            est.fit(split.train_obs, split.schema)
+            c1, t1 = time.process_time(), time.perf_counter()
+            test_imp = est.impute(split.test_obs, n=cell.n_imputations)
+            t2 = time.perf_counter()
+            train_imp = est.impute(split.train_obs, n=cell.n_imputations)
+            c3, t3 = time.process_time(), time.perf_counter()
+            score = score_imputations(split.test_true, test_imp, split.test_scored, split.schema,
+                                      columns=features)
+            # the same metrics on the training rows' own imputations (their target observed): the transductive
+            # reading of the protocol, recorded beside the inductive test-set score
+            train_score = score_imputations(split.train_true, train_imp, split.train_scored, split.schema,
+                                            columns=features)
+            down = downstream_score(train_imp[:, :, features], split.train_true[:, t_idx],
+                                    test_imp[:, :, features], split.test_true[:, t_idx],
+                                    split.schema.select(features), split.task)
     down_name = "r2" if split.task == "regression" else "accuracy"
+    seeds = {"split": k.split, "mask": k.split, "method": cell_seed}
     return {
         "result_schema": RESULT_SCHEMA,
         "dataset": k.dataset, "method": k.method, "split": k.split, "mechanism": k.mechanism, "rate": k.rate,
@@ -157,10 +160,17 @@ def compute_cell(cell: Cell, data_dir: str | os.PathLike | None = None, threads:
         # wall seconds, and CPU seconds of this process (= wall on an idle core for a single-threaded job)
         "timing": {"fit_s": t1 - t0, "impute_test_s": t2 - t1, "impute_train_s": t3 - t2},
         "cpu": {"fit_s": c1 - c0, "total_s": c3 - c0},
-        "versions": _versions(),
-        "host": {"machine": platform.machine(), "cpus": os.cpu_count(), "threads": threads},
-        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "provenance": build_provenance(
+            method=k.method, target=cell.config["target"], params=_json_safe(est.get_params(deep=False)),
+            dataset_source=cell.config["dataset_source"], seeds=seeds, est=est, peak_rss_mb=mem.peak_mb,
+            threads=threads),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _json_safe(obj: Any) -> Any:
+    """A JSON round trip (tuples become lists, unknown objects their ``str``)."""
+    return json.loads(json.dumps(obj, default=str))
 
 
 def _run_and_write(cell: Cell, results_dir: Path, data_dir: str | None, threads: int) -> tuple[str, str | None, float]:
@@ -191,46 +201,74 @@ def release_memory() -> None:
 
 
 def is_stale(path: Path) -> bool:
-    """True if a cached result lacks a metric the current runner records (or cannot be read)."""
+    """True if a cached result was computed by code other than the current (or cannot be read)."""
     try:
-        metrics = json.loads(path.read_text())["metrics"]
+        record = json.loads(Path(path).read_text())
+        return provenance_is_stale(record)
     except (OSError, ValueError, KeyError):
         return True
-    return any(k not in metrics for k in RECORDED_METRICS)
+
+
+class MemoryRefused(ValueError):
+    """A cell whose memory estimate exceeds what the machine can give it alone."""
 
 
 def run(cells: Sequence[Cell], results_dir: str | os.PathLike, jobs: int = 1, data_dir: str | None = None,
-        threads: int = 1, progress: bool = True, refresh_stale: bool = False,
+        threads: int = 1, progress: bool = True, accept_stale: bool = False, memory_budget_mb: float | None = None,
+        ignore_memory: bool = False, shapes: dict[str, tuple[int, int]] | None = None,
         on_cell_done: Callable[[str, str | None], None] | None = None) -> RunSummary:
-    """Compute every cell whose result file is missing (or stale, if ``refresh_stale``); skip the rest.
+    """Compute every cell whose result file is missing or stale (unless ``accept_stale``); reuse the rest.
 
-    A recomputed file replaces the old one atomically, so an interrupted refresh loses nothing.
+    Cells start only while the sum of their memory estimates fits ``memory_budget_mb`` (default: the memory
+    available now); a cell too big for the machine alone is refused (:class:`MemoryRefused`) unless
+    ``ignore_memory``. A recomputed file replaces the old one atomically, so an interrupted refresh loses nothing.
     """
-    from joblib import Parallel, delayed
     from tqdm.auto import tqdm
 
-    results_dir = Path(results_dir)
-    summary = RunSummary()
+    summary = RunSummary(results_dir=str(results_dir))
+    results_dir = Path(results_dir).resolve()  # workers are reused across calls and may sit in another cwd
+    data_dir = str(Path(data_dir).resolve()) if data_dir is not None else None
     todo = []
     for c in cells:
         path = results_dir / c.key.relpath()
-        if path.is_file() and not (refresh_stale and is_stale(path)):
-            summary.skipped.append(c.label)
-        else:
+        if not path.is_file():
             todo.append(c)
-    log.info("%d cells: %d cached, %d to compute with %d job(s)", len(cells), len(summary.skipped), len(todo), jobs)
+        elif is_stale(path):
+            if accept_stale:
+                summary.stale_kept.append(c.label)
+            else:
+                summary.stale_recomputed.append(c.label)
+                todo.append(c)
+        else:
+            summary.reused.append(c.label)
+    budget = available_mb() if memory_budget_mb is None else float(memory_budget_mb)
+    peaks = recorded_peaks(results_dir)
+    estimates = [estimate_mb(c.key.dataset, c.key.method, (shapes or {}).get(c.key.dataset), peaks) for c in todo]
+    sched = MemoryScheduler(budget, jobs)
+    too_big = [(c, e) for c, e in zip(todo, estimates, strict=True) if sched.too_big(e)]
+    if too_big and not ignore_memory:
+        c, e = too_big[0]
+        raise MemoryRefused(f"cell {c.label} needs about {e / 1024:.1f} GB but {budget / 1024:.1f} GB is available "
+                            f"({len(too_big)} such cell(s)); free memory, leave it out, or pass --ignore-memory")
+    if ignore_memory:
+        estimates = [min(e, budget) for e in estimates]
+    log.info("%d cells: %d reused from %s, %d stale (%s), %d to compute with %d job(s) within %.1f GB",
+             len(cells), len(summary.reused), results_dir, len(summary.stale_kept) + len(summary.stale_recomputed),
+             "kept" if accept_stale else "recomputed", len(todo), jobs, budget / 1024)
     t0 = time.perf_counter()
     if todo:
-        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            os.environ.setdefault(var, str(threads))  # inherited by the worker processes
         bar = tqdm(total=len(todo), desc="cells", unit="cell", disable=not progress)
         if jobs == 1:
-            outcomes = (_run_and_write(c, results_dir, data_dir, threads) for c in todo)
+            outcomes = ((c, _run_and_write(c, results_dir, data_dir, threads)) for c in todo)
         else:
-            outcomes = Parallel(n_jobs=jobs, return_as="generator_unordered")(
-                delayed(_run_and_write)(c, results_dir, data_dir, threads) for c in todo)
+            from joblib.externals.loky import get_reusable_executor
+
+            executor = get_reusable_executor(max_workers=jobs, env=worker_env(threads))
+            outcomes = ((c, fut.result()) for c, fut in sched.run(
+                todo, estimates, lambda c: executor.submit(_run_and_write, c, results_dir, data_dir, threads)))
         try:
-            for label, error, secs in outcomes:
+            for cell, (label, error, secs) in outcomes:
+                bar.set_postfix_str(cell.label)
                 bar.update(1)
                 if error is None:
                     summary.computed.append(label)
@@ -244,3 +282,58 @@ def run(cells: Sequence[Cell], results_dir: str | os.PathLike, jobs: int = 1, da
             bar.close()
     summary.wall_s = time.perf_counter() - t0
     return summary
+
+
+@dataclass
+class MigrationReport:
+    """What :func:`migrate` did: files renamed to their registry-derived hash, left alone, already current."""
+
+    renamed: int = 0
+    current: int = 0
+    mismatched: list[str] = field(default_factory=list)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
+def migrate(results_dir: str | os.PathLike) -> MigrationReport:
+    """Rename result files hashed by the old estimator config to the registry-derived hash (issue 9 item 3).
+
+    A file moves only when its recorded parameters agree with the registry's current ``params_for`` (and its
+    protocol, data source, imputations, mechanism and rate with the current cell config); its old config is kept
+    under ``legacy_config``. Files without a provenance block stay stale until recomputed.
+    """
+    results_dir = Path(results_dir)
+    report = MigrationReport()
+    for path in sorted(results_dir.rglob("*.json")):
+        if path.name.startswith("."):
+            continue
+        try:
+            r = json.loads(path.read_text())
+            old = r["config"]
+        except (OSError, ValueError, KeyError):
+            continue
+        if "target" in old and "params" in old:
+            report.current += 1
+            continue
+        try:
+            new = cell_config(r["dataset"], r["method"], r["mechanism"], r["rate"], old["n_imputations"],
+                              bool(r.get("quick")))
+        except ValueError:
+            report.mismatched.append(str(path))
+            continue
+        recorded = old.get("method_config", {}).get("params", {})
+        agrees = all(k in recorded and _same(recorded[k], v) for k, v in new["params"].items()) and all(
+            _same(old.get(k), new[k]) for k in ("protocol", "test_fraction", "dataset_source", "mechanism", "rate"))
+        if not agrees:
+            report.mismatched.append(str(path))
+            continue
+        key = CellKey(r["dataset"], r["method"], int(r["split"]), r["mechanism"], float(r["rate"]), config_hash(new))
+        r.update(config=new, config_hash=key.config_hash, legacy_config=old)
+        target = results_dir / key.relpath()
+        atomic_write_json(target, r)
+        if target != path:
+            path.unlink()
+        report.renamed += 1
+    return report

@@ -13,21 +13,30 @@ of held-out points with fresh masks, estimated by IS-10 (18) and MC-10 (17), nex
 (read from ``tables/published.csv``, never written here) and to the true value under p_d.
 
     from pathlib import Path
-    from vaeac_bench.synthetic import make_table8
-    make_table8(Path("reports"))            # the real run (about half an hour on one core)
-    make_table8(Path("/tmp/r"), quick=True)  # a smoke run
+    from vaeac_bench.synthetic import make_table8, render_table8
+    make_table8(Path("reports"))            # the real run (about half an hour on one core), into results/
+    render_table8(Path("results"), Path("reports"))  # render only, from the result files (no training)
+    make_table8(Path("/tmp/r"), quick=True, results_dir=Path("/tmp/res"))  # a smoke run
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .results import _umask
 from .schema import Schema
+
+if TYPE_CHECKING:
+    from .runner import RunSummary
 
 N_COMPONENTS = 8
 VARIANCE = 0.1  # the covariance I/10 as the paper writes it
@@ -147,9 +156,13 @@ def _panel_points(model, truth: np.ndarray, column: int, seed: int) -> np.ndarra
     return pts
 
 
-def figure7(runs: list[tuple[str, Mixture, dict[float, object]]], path: Path, n: int = 3000, seed: int = 1) -> Path:
+def figure7(runs: list[tuple[str, Mixture, dict[float, list[np.ndarray]]]], path: Path, n: int = 3000,
+            seed: int = 1) -> Path:
     """Figure 7: samples of p(x1, x2), p(x1 | x2) and p(x2 | x1) for each α, the observed feature drawn from
-    its true marginal; the first row shows the data. One group of three columns per run (data setting)."""
+    its true marginal; the first row shows the data. One group of three columns per run (data setting).
+
+    ``runs`` holds, per setting, each α's three panels of sample points (as stored in its result file).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -166,7 +179,7 @@ def figure7(runs: list[tuple[str, Mixture, dict[float, object]]], path: Path, n:
         for r, (row_label, model) in enumerate(rows):
             for c in range(3):
                 ax = axes[r, 3 * g + c]
-                pts = _panel_points(model, truth, c, seed)
+                pts = truth if model is None else np.asarray(model[c], dtype=float)
                 ax.scatter(pts[:, 0], pts[:, 1], s=1, alpha=0.3, color="C0" if model is None else "C1",
                            rasterized=True)
                 ax.set_xlim(lo, hi)
@@ -182,8 +195,16 @@ def figure7(runs: list[tuple[str, Mixture, dict[float, object]]], path: Path, n:
                  "hybrid (16)", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=100, format="png", metadata={"Software": None})
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)  # atomic, as every report file
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     return path
 
 
@@ -196,39 +217,156 @@ class _Row:
     best_epoch: int
     epochs_run: int
     seconds: float
+    stale: bool = False
 
 
 def _fmt(v: float) -> str:
     return f"{v:.3f}" if abs(v) < 1000 else f"{v:.3g}"
 
 
-def _run_setting(variance: float, alphas: tuple[float, ...], seed: int, n_points: int, n_test: int, epochs: int,
-                 hidden: tuple[int, ...], latent: int, verbose: bool) -> tuple[Mixture, dict[float, object], list[_Row],
-                                                                                float]:
-    mixture = Mixture.draw(seed, variance=variance)
-    X = mixture.sample(n_points, seed + 1)
-    Xt = mixture.sample(n_test, seed + 2)
-    bt = np.random.default_rng(seed + 3).random(Xt.shape) < 0.5  # p(b_i = 1) = 0.5 (C.2)
+SYNTHETIC_SCHEMA = "synthetic-1"
+#: the source table 8's numbers depend on (hashed into each result's provenance, with the protocol code)
+SYNTHETIC_CODE = ("synthetic.py", "methods/vaeac", "nn", "encoding.py")
+FIGURE_SEED = 1
+
+
+@dataclass(frozen=True)
+class SyntheticCell:
+    """One table 8 model: a mixture setting (variance) and a hybrid weight α, with its budget."""
+
+    variance: float
+    alpha: float
+    seed: int
+    n_points: int
+    n_test: int
+    epochs: int
+    hidden: tuple[int, ...]
+    latent: int
+    quick: bool
+
+    def config(self) -> dict:
+        return {"variance": self.variance, "alpha": self.alpha, "seed": self.seed, "n_points": self.n_points,
+                "n_test": self.n_test, "epochs": self.epochs, "hidden": list(self.hidden), "latent": self.latent,
+                "quick": self.quick, "mask_prob": 0.5, "n_samples": 10}
+
+    @property
+    def config_hash(self) -> str:
+        from .results import config_hash
+
+        return config_hash(self.config())
+
+    def relpath(self) -> Path:
+        return Path("synthetic") / f"alpha-{self.alpha:g}" / f"variance-{self.variance:g}_seed{self.seed}_" \
+            f"{self.config_hash}.json"
+
+    @property
+    def label(self) -> str:
+        return f"synthetic/alpha={self.alpha:g}/variance={self.variance:g}"
+
+
+def synthetic_cells(quick: bool = False, seed: int = 0, epochs: int | None = None,
+                    alphas: tuple[float, ...] = ALPHAS, variances: tuple[float, ...] | None = None,
+                    ) -> list[SyntheticCell]:
+    """Table 8's cells: every (variance, α); the full run has both variances, ``quick`` a tiny budget of one."""
+    variances = tuple(variances) if variances is not None else ((VARIANCE,) if quick else (VARIANCE, VARIANCE_SMALL))
+    return [SyntheticCell(float(v), float(a), seed, 4000 if quick else N_POINTS, 1000 if quick else 10_000,
+                          epochs if epochs is not None else (3 if quick else EPOCHS),
+                          (32, 16) if quick else HIDDEN, 4 if quick else LATENT, quick)
+            for v in variances for a in alphas]
+
+
+def _setting_data(cell: SyntheticCell) -> tuple[Mixture, np.ndarray, np.ndarray, np.ndarray]:
+    mixture = Mixture.draw(cell.seed, variance=cell.variance)
+    X = mixture.sample(cell.n_points, cell.seed + 1)
+    Xt = mixture.sample(cell.n_test, cell.seed + 2)
+    bt = np.random.default_rng(cell.seed + 3).random(Xt.shape) < 0.5  # p(b_i = 1) = 0.5 (C.2)
+    return mixture, X, Xt, bt
+
+
+def _figure_n(quick: bool) -> int:
+    return 1000 if quick else 3000
+
+
+def compute_synthetic_cell(cell: SyntheticCell, threads: int = 1) -> dict:
+    """Train one C.2 model and return its result record: NLLs overall and by mask, and figure 7's samples."""
+    from datetime import datetime, timezone
+
+    from .provenance import build_provenance
+    from .resources import PeakRSS, limit_threads
+
+    mixture, X, Xt, bt = _setting_data(cell)
     true_rows = -mixture.conditional_log_density(Xt, bt)
-    models, rows = {}, []
-    for a in alphas:
+    with PeakRSS() as mem:
         # the training masks follow C.2 too: every feature unobserved with probability 0.5
-        m = synthetic_model(a, epochs, seed, hidden=hidden, latent_dim=latent, mask_prob=0.5)
-        t0 = time.perf_counter()
-        m.fit(X, SCHEMA)
-        secs = time.perf_counter() - t0
-        is_rows, mc_rows = _per_row_nll(m, Xt, bt, 10)
-        by_mask = {}
-        for kind, pattern in MASK_KINDS:
-            sel = np.all(bt == np.array(pattern), axis=1)
-            by_mask[kind] = (float(is_rows[sel].mean()), float(mc_rows[sel].mean()), float(true_rows[sel].mean()))
-        models[a] = m
-        rows.append(_Row(a, float(is_rows.mean()), float(mc_rows.mean()), by_mask, m.history_.best_epoch,
-                         m.history_.epochs_run, secs))
+        m = synthetic_model(cell.alpha, cell.epochs, cell.seed, hidden=cell.hidden, latent_dim=cell.latent,
+                            mask_prob=0.5)
+        with limit_threads(threads):
+            t0 = time.perf_counter()
+            m.fit(X, SCHEMA)
+            secs = time.perf_counter() - t0
+            is_rows, mc_rows = _per_row_nll(m, Xt, bt, 10)
+            truth = mixture.sample(_figure_n(cell.quick), FIGURE_SEED)
+            panels = [np.round(_panel_points(m, truth, c, FIGURE_SEED), 5).tolist() for c in range(3)]
+    by_mask = {}
+    for kind, pattern in MASK_KINDS:
+        sel = np.all(bt == np.array(pattern), axis=1)
+        by_mask[kind] = [float(is_rows[sel].mean()), float(mc_rows[sel].mean()), float(true_rows[sel].mean())]
+    return {
+        "result_schema": SYNTHETIC_SCHEMA, "dataset": "synthetic", "method": f"vaeac-alpha{cell.alpha:g}",
+        "config_hash": cell.config_hash, "config": cell.config(), "quick": cell.quick,
+        "metrics": {"nll_is10": float(is_rows.mean()), "nll_mc10": float(mc_rows.mean()),
+                    "true_nll": float(true_rows.mean()), "by_mask": by_mask},
+        "training": {"best_epoch": int(m.history_.best_epoch), "epochs_run": int(m.history_.epochs_run)},
+        "timing": {"fit_s": secs},
+        "figure": {"n": len(truth), "seed": FIGURE_SEED, "panels": panels},
+        "provenance": build_provenance(
+            method="vaeac", target="vaeac_bench.methods.vaeac:VAEACMethod",
+            params=json.loads(json.dumps(m.get_params(deep=False), default=str)),
+            dataset_source=f"synthetic:mixture-of-{N_COMPONENTS}-gaussians", seeds={"mixture": cell.seed},
+            est=m, peak_rss_mb=mem.peak_mb, threads=threads, code_paths=SYNTHETIC_CODE),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and record.get("result_schema") == SYNTHETIC_SCHEMA else None
+
+
+def run_synthetic(cells: list[SyntheticCell], results_dir: Path, accept_stale: bool = False,
+                  progress: bool = True, threads: int = 1, verbose: bool = False) -> RunSummary:
+    """Compute the table 8 cells whose result file is missing or stale (one at a time); reuse the rest."""
+    from tqdm.auto import tqdm
+
+    from .provenance import is_stale
+    from .results import atomic_write_json
+    from .runner import RunSummary
+
+    summary = RunSummary(results_dir=str(results_dir))
+    todo = []
+    for c in cells:
+        record = _read(Path(results_dir) / c.relpath())
+        if record is None:
+            todo.append(c)
+        elif is_stale(record):
+            (summary.stale_kept if accept_stale else summary.stale_recomputed).append(c.label)
+            if not accept_stale:
+                todo.append(c)
+        else:
+            summary.reused.append(c.label)
+    t0 = time.perf_counter()
+    for c in tqdm(todo, desc="table 8", unit="model", disable=not progress):
+        record = compute_synthetic_cell(c, threads=threads)
+        atomic_write_json(Path(results_dir) / c.relpath(), record)
+        summary.computed.append(c.label)
         if verbose:
-            print(f"variance {variance:g}, alpha={a:g}: IS-10 {rows[-1].is10:.3f}  MC-10 {rows[-1].mc10:.3f}  "
-                  f"(best epoch {m.history_.best_epoch}, {secs:.0f} s)", flush=True)
-    return mixture, models, rows, float(true_rows.mean())
+            print(f"{c.label}: IS-10 {record['metrics']['nll_is10']:.3f}  MC-10 {record['metrics']['nll_mc10']:.3f}"
+                  f"  ({record['timing']['fit_s']:.0f} s)", flush=True)
+    summary.wall_s = time.perf_counter() - t0
+    return summary
 
 
 def _findings(rows: list[_Row]) -> list[str]:
@@ -281,54 +419,69 @@ def _comparison(settings: list[tuple[float, Mixture, list[_Row], float]],
 
 def make_table8(reports_dir: Path, quick: bool = False, seed: int = 0, epochs: int | None = None,
                 alphas: tuple[float, ...] = ALPHAS, variances: tuple[float, ...] | None = None,
-                verbose: bool = True, threads: int | None = 1) -> list[Path]:
-    """Train the C.2 models for each α and write ``table08.md`` and ``figure07.png`` in ``reports_dir``.
+                verbose: bool = True, threads: int = 1, results_dir: Path | None = None,
+                accept_stale: bool = False) -> list[Path]:
+    """Compute the missing or stale C.2 models into ``results_dir``, then render table 8 and figure 7 from them.
 
     ``variances``: the mixture components' variance(s); default (0.1, 0.01) for the full run (the paper's
     text, and what its figure and numbers suggest), (0.1,) when ``quick``. ``quick`` uses 4000 points,
-    small networks and 3 epochs (a smoke test, not a result). ``threads``: torch threads during the run
-    (restored afterwards; None leaves the setting alone). The numbers depend on it only through
-    floating-point summation order.
+    small networks and 3 epochs (a smoke test, not a result). ``threads``: torch threads per model (scoped
+    to the model and restored). ``results_dir`` defaults to ``results/`` beside ``reports_dir``.
     """
-    import torch
-
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(int(threads))
-    try:
-        return _make_table8(Path(reports_dir), quick, seed, epochs, alphas, variances, verbose)
-    finally:
-        torch.set_num_threads(previous)
+    results_dir = Path(results_dir) if results_dir is not None else Path(reports_dir).parent / "results"
+    cells = synthetic_cells(quick, seed, epochs, alphas, variances)
+    run_synthetic(cells, results_dir, accept_stale=accept_stale, progress=verbose, threads=threads, verbose=verbose)
+    return render_table8(results_dir, Path(reports_dir), quick, seed, epochs, alphas, variances)
 
 
-def _make_table8(reports_dir: Path, quick: bool, seed: int, epochs: int | None, alphas: tuple[float, ...],
-                 variances: tuple[float, ...] | None, verbose: bool) -> list[Path]:
-    variances = tuple(variances) if variances is not None else ((VARIANCE,) if quick else (VARIANCE, VARIANCE_SMALL))
-    n_points = 4000 if quick else N_POINTS
-    n_test = 1000 if quick else 10_000
-    epochs = epochs if epochs is not None else (3 if quick else EPOCHS)
-    hidden = (32, 16) if quick else HIDDEN
-    latent = 4 if quick else LATENT
+def render_table8(results_dir: Path, reports_dir: Path, quick: bool = False, seed: int = 0,
+                  epochs: int | None = None, alphas: tuple[float, ...] = ALPHAS,
+                  variances: tuple[float, ...] | None = None) -> list[Path]:
+    """Write ``table08.md`` (and ``figure07.png`` when every model has a result) from result files only.
+
+    Never trains and never imports torch: a model with no result says "not run", one computed by older code
+    is marked "(stale)".
+    """
+    from .provenance import is_stale
+    from .results import atomic_write_text
+
+    cells = synthetic_cells(quick, seed, epochs, alphas, variances)
+    first = cells[0]
     paper = published_table8()
-    arch = "-".join(map(str, hidden))
+    arch = "-".join(map(str, first.hidden))
     lines = [
         "# Table 8: negative log-likelihood of the hybrid model on synthetic data (appendix C.2)",
         "",
         f"{'Quick smoke run, not a result.' if quick else 'Full run.'} Data: mixture of 8 Gaussians in 2-D, "
-        f"μ_i ~ N(0, I) (seed {seed}), {n_points} training points (25% held out for validation), {n_test} test "
-        "points with masks p(b_i = 1) = 0.5 (the training masks too); NLL = −log p(x_b | x_{1-b}, b) in nats, "
-        "averaged over all test points (a point with nothing to generate counts 0). Model: ReLU MLPs "
-        f"{arch}, {latent} latents, learnt output σ, Adam lr 3e-4, batch 64, {epochs} epochs, best epoch by "
-        "validation IWAE-10. Lower is better. The *paper* columns are read from `tables/published.csv`.",
+        f"μ_i ~ N(0, I) (seed {seed}), {first.n_points} training points (25% held out for validation), "
+        f"{first.n_test} test points with masks p(b_i = 1) = 0.5 (the training masks too); NLL = "
+        "−log p(x_b | x_{1-b}, b) in nats, averaged over all test points (a point with nothing to generate counts "
+        f"0). Model: ReLU MLPs {arch}, {first.latent} latents, learnt output σ, Adam lr 3e-4, batch 64, "
+        f"{first.epochs} epochs, best epoch by validation IWAE-10. Lower is better. The *paper* columns are read "
+        "from `tables/published.csv`.",
         "",
     ]
-    runs, seconds, settings = [], [], []
-    for variance in variances:
-        mixture, models, rows, true_nll = _run_setting(variance, alphas, seed, n_points, n_test, epochs, hidden,
-                                                       latent, verbose)
-        runs.append((f"variance {variance:g}", mixture, models))
+    runs, seconds, settings, n_missing, n_stale = [], [], [], 0, 0
+    for variance in dict.fromkeys(c.variance for c in cells):
+        mixture = Mixture.draw(seed, variance=variance)
+        rows, panels, true_nll = [], {}, None
+        for c in (c for c in cells if c.variance == variance):
+            record = _read(Path(results_dir) / c.relpath())
+            if record is None:
+                n_missing += 1
+                continue
+            stale = is_stale(record)
+            n_stale += stale
+            met = record["metrics"]
+            true_nll = met["true_nll"]
+            rows.append(_Row(c.alpha, met["nll_is10"], met["nll_mc10"],
+                             {k: tuple(v) for k, v in met["by_mask"].items()}, record["training"]["best_epoch"],
+                             record["training"]["epochs_run"], record["timing"]["fit_s"], stale))
+            panels[c.alpha] = record["figure"]["panels"]
+        runs.append((f"variance {variance:g}", mixture, panels))
         seconds += [r.seconds for r in rows]
-        settings.append((variance, mixture, rows, true_nll))
+        if true_nll is not None:
+            settings.append((variance, mixture, rows, true_nll))
         which = {VARIANCE: " (the paper's text: covariance I/10)",
                  VARIANCE_SMALL: " (standard deviation 1/10: what figure 6 and the paper's numbers suggest)"}
         lines += [
@@ -337,34 +490,44 @@ def _make_table8(reports_dir: Path, quick: bool, seed: int, epochs: int | None, 
             "| VAEAC weight | IS-10 (ours) | MC-10 (ours) | IS-10 (paper) | MC-10 (paper) | best epoch |",
             "|---|---|---|---|---|---|",
         ]
-        for r in rows:
-            cells = paper.get(r.alpha, {})
-            p_is, p_mc = (cells[m][1] if m in cells else "—" for m in TABLE8_METRICS)
-            lines.append(f"| α = {r.alpha:g} | {_fmt(r.is10)} | {_fmt(r.mc10)} | {p_is} | {p_mc} | "
+        done = {r.alpha: r for r in rows}
+        for c in (c for c in cells if c.variance == variance):
+            cells_p = paper.get(c.alpha, {})
+            p_is, p_mc = (cells_p[m][1] if m in cells_p else "—" for m in TABLE8_METRICS)
+            r = done.get(c.alpha)
+            if r is None:
+                lines.append(f"| α = {c.alpha:g} | not run | not run | {p_is} | {p_mc} | not run |")
+                continue
+            mark = " (stale)" if r.stale else ""
+            lines.append(f"| α = {r.alpha:g} | {_fmt(r.is10)}{mark} | {_fmt(r.mc10)}{mark} | {p_is} | {p_mc} | "
                          f"{r.best_epoch}/{r.epochs_run} |")
-        lines += [
-            f"| true p_d (exact) | {true_nll:.3f} | {true_nll:.3f} | | | |",
-            "",
-            "By mask (IS-10 / MC-10 / true NLL, averaged over the test points with that mask):",
-            "",
-            "| VAEAC weight | " + " | ".join(k for k, _ in MASK_KINDS) + " |",
-            "|---|" + "---|" * len(MASK_KINDS),
-        ]
-        for r in rows:
-            lines.append(f"| α = {r.alpha:g} | " + " | ".join(
-                " / ".join(_fmt(v) for v in r.by_mask[k]) for k, _ in MASK_KINDS) + " |")
-        lines += [""] + [f"* {f}" for f in _findings(rows)] + [""]
+        if true_nll is not None:
+            lines += [
+                f"| true p_d (exact) | {true_nll:.3f} | {true_nll:.3f} | | | |",
+                "",
+                "By mask (IS-10 / MC-10 / true NLL, averaged over the test points with that mask):",
+                "",
+                "| VAEAC weight | " + " | ".join(k for k, _ in MASK_KINDS) + " |",
+                "|---|" + "---|" * len(MASK_KINDS),
+            ]
+            for r in rows:
+                lines.append(f"| α = {r.alpha:g} | " + " | ".join(
+                    " / ".join(_fmt(v) for v in r.by_mask[k]) for k, _ in MASK_KINDS) + " |")
+            lines += [""] + [f"* {f}" for f in _findings(rows)]
+        lines += [""]
     lines += _comparison(settings, paper)
+    complete = n_missing == 0
     lines += [
-        "Regenerate: `run-bench --tables 8 --no-run` (or `python -c \"from pathlib import Path; "
-        "from vaeac_bench.synthetic import make_table8; make_table8(Path('reports'))\"`), 1 torch thread; "
-        f"training time per model: {', '.join(f'{s:.0f} s' for s in seconds)}.",
+        f"Models: {len(cells) - n_missing - n_stale} current, {n_stale} stale, {n_missing} not run. Each model's "
+        "numbers, training record and figure samples are one result file under `results/synthetic/`. Compute and "
+        "render: `run-bench --tables 8` (trains only the missing or stale models); render only: "
+        "`run-bench --tables 8 --no-run`. 1 torch thread; training time per model: "
+        f"{', '.join(f'{s:.0f} s' for s in seconds) or 'none yet'}.",
         "",
-        "![figure 7](figure07.png)",
-        "",
-    ]
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    table = reports_dir / "table08.md"
-    table.write_text("\n".join(lines))
-    fig = figure7(runs, reports_dir / "figure07.png", n=1000 if quick else 3000)
-    return [table, fig]
+    ] + (["![figure 7](figure07.png)", ""] if complete else [])
+    table = Path(reports_dir) / "table08.md"
+    atomic_write_text(table, "\n".join(lines))
+    out = [table]
+    if complete:
+        out.append(figure7(runs, Path(reports_dir) / "figure07.png", n=_figure_n(quick)))
+    return out

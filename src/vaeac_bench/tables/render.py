@@ -1,8 +1,10 @@
 """Markdown reports: our mean ± std over splits beside the paper's published value, cell by cell.
 
 Only results computed with the current configuration of a method are used (a result file whose config
-hash differs, e.g. a ``--quick`` run or an older version of the method, is ignored). Cells we have not
-run say so; nothing is filled in.
+hash differs, e.g. a ``--quick`` run or other parameters, is ignored). A cell whose results were computed by
+older code (see :mod:`vaeac_bench.provenance`) is marked "stale"; a cell never computed says "not run";
+nothing is left blank. Rendering reads result files and the published numbers only: it never imports torch,
+miceforest or a method module (issue 9 item 3).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from .published import published
 log = logging.getLogger("vaeac_bench")
 
 WORSE, BETTER = "▼", "▲"
+STALE, NOT_RUN = "stale", "not run"
+QUICK_BANNER = ("> **Quick run (`--quick`): tiny budgets, not comparable with the paper.** No ▲/▼ marks and no "
+                "agreement counts are given.")
 N_SPLITS = 5
 
 
@@ -38,7 +43,7 @@ def current_results(results_dir: Path, quick: bool = False, mechanism: str = "mc
                     n_imputations: int = 10) -> list[dict[str, Any]]:
     """Results whose config hash matches what the registry would run now (for this protocol)."""
     from ..results import config_hash
-    from ..runner import cell_config
+    from ..runner import cell_config  # registry-only: imports no method module
 
     expected: dict[tuple[str, str], str | None] = {}
     out = []
@@ -49,7 +54,7 @@ def current_results(results_dir: Path, quick: bool = False, mechanism: str = "mc
         if pair not in expected:
             try:
                 expected[pair] = config_hash(cell_config(*pair, mechanism, rate, n_imputations, quick))
-            except Exception as err:  # a method that no longer imports cannot be reported
+            except ValueError as err:  # a method or dataset no longer registered cannot be reported
                 log.warning("cannot report %s/%s: %s", *pair, err)
                 expected[pair] = None
         if r["config_hash"] == expected[pair]:
@@ -59,25 +64,27 @@ def current_results(results_dir: Path, quick: bool = False, mechanism: str = "mc
 
 def summarise(results: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """Mean and sample std over splits of each (dataset, method) for both table metrics and timings."""
+    from ..provenance import is_stale
+
     rows = []
     for r in results:
         m = r["metrics"]
-        rows.append({"dataset": r["dataset"], "method": r["method"], "split": r["split"],
+        rows.append({"dataset": r["dataset"], "method": r["method"], "split": r["split"], "stale": is_stale(r),
                      "imputation": primary_metric("imputation", m), "downstream": primary_metric("downstream", m),
                      "imputation_train": primary_metric("imputation_train", m),
                      "fit_s": r["timing"]["fit_s"], "impute_s": r["timing"]["impute_test_s"],
                      "cell_s": sum(r["timing"].values()), "cpu_s": r.get("cpu", {}).get("total_s", np.nan)})
-    df = pd.DataFrame(rows, columns=["dataset", "method", "split", "imputation", "downstream", "imputation_train",
-                                     "fit_s", "impute_s", "cell_s", "cpu_s"])
+    df = pd.DataFrame(rows, columns=["dataset", "method", "split", "stale", "imputation", "downstream",
+                                     "imputation_train", "fit_s", "impute_s", "cell_s", "cpu_s"])
     if df.empty:
-        return pd.DataFrame(columns=["dataset", "method", "kind", "mean", "std", "n"])
+        return pd.DataFrame(columns=["dataset", "method", "kind", "mean", "std", "n", "sum", "stale"])
     out = []
     for (d, meth), g in df.groupby(["dataset", "method"]):
         for kind in ("imputation", "downstream", "imputation_train", "fit_s", "impute_s", "cell_s", "cpu_s"):
             vals = g[kind].dropna().astype(float).to_numpy()
             out.append({"dataset": d, "method": meth, "kind": kind, "mean": vals.mean() if vals.size else np.nan,
                         "std": vals.std(ddof=1) if vals.size > 1 else np.nan, "n": int(vals.size),
-                        "sum": vals.sum()})
+                        "sum": vals.sum(), "stale": int(g["stale"].sum())})
     return pd.DataFrame(out)
 
 
@@ -106,14 +113,16 @@ def _verdict(table: TableDef, dataset: str, method: str, mean: float) -> str | N
     return "better" if better else "worse"
 
 
-def _ours(summary: pd.DataFrame, table: TableDef, dataset: str, method: str) -> str:
+def _ours(summary: pd.DataFrame, table: TableDef, dataset: str, method: str, quick: bool = False) -> str:
     row = _cell(summary, table, dataset, method)
     if row is None:
-        return "not run"
+        return NOT_RUN
     text = _fmt(row["mean"], row["std"])
     if row["n"] < N_SPLITS:
         text += f" ({row['n']}/{N_SPLITS} splits)"
-    verdict = _verdict(table, dataset, method, row["mean"])
+    if row.get("stale", 0):
+        text += f" ({STALE})"
+    verdict = None if quick else _verdict(table, dataset, method, row["mean"])
     if verdict in ("better", "worse"):
         text += " " + (BETTER if verdict == "better" else WORSE)
     return text
@@ -182,17 +191,34 @@ def _labels(methods: Iterable[str]) -> dict[str, str]:
 LEGEND = (f"Ours: mean ± sample std over the splits we ran ({N_SPLITS} seeded 3:1 splits, 50% MCAR; fewer are "
           f"flagged). Paper: the published value, loaded from `src/vaeac_bench/tables/published.csv`. "
           f"{WORSE} ours is outside the paper's mean ± 2 std on the worse side, {BETTER} on the better side. "
-          "\"not run\": no result with the method's current configuration; \"—\": the paper has no such cell.")
+          "\"not run\": no result with the method's current configuration; \"(stale)\": computed by older code "
+          "(its recorded code digest differs from the current source; the next `run-bench` recomputes it); "
+          "\"—\": the paper has no such cell.")
 
 
-def render_table(table: TableDef, summary: pd.DataFrame) -> str:
-    """The Markdown text of one paper table, ours beside the paper's."""
+def cell_status(table: TableDef, summary: pd.DataFrame) -> tuple[int, int, int]:
+    """(current, stale, not run) counts over the table's cells of ours."""
+    current = stale = missing = 0
+    for d in table.datasets:
+        for m in table.methods + table.extra_methods:
+            row = _cell(summary, table, d, m)
+            if row is None:
+                missing += 1
+            elif row.get("stale", 0):
+                stale += 1
+            else:
+                current += 1
+    return current, stale, missing
+
+
+def render_table(table: TableDef, summary: pd.DataFrame, quick: bool = False) -> str:
+    """The Markdown text of one paper table, ours beside the paper's (no ▲/▼ marks for a quick run)."""
     methods = table.methods + table.extra_methods
     labels = _labels(methods)
     from ..datasets import get_spec
 
     ds_label = {d: get_spec(d).title for d in table.datasets}
-    lines = [f"# Table {table.number}", "", table.title, ""]
+    lines = [f"# Table {table.number}", "", table.title, ""] + ([QUICK_BANNER, ""] if quick else [])
     if table.rows == "datasets":
         head = ["Dataset"]
         for m in methods:
@@ -201,7 +227,7 @@ def render_table(table: TableDef, summary: pd.DataFrame) -> str:
         for d in table.datasets:
             cells = [ds_label[d]]
             for m in methods:
-                cells.append(_ours(summary, table, d, m))
+                cells.append(_ours(summary, table, d, m, quick))
                 if m in table.methods:
                     cells.append(_paper(table, d, m))
             lines.append("| " + " | ".join(cells) + " |")
@@ -209,13 +235,15 @@ def render_table(table: TableDef, summary: pd.DataFrame) -> str:
         head = ["Method"] + [ds_label[d] for d in table.datasets]
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for m in methods:
-            lines.append("| " + " | ".join([f"{labels[m]} (ours)"] + [_ours(summary, table, d, m)
+            lines.append("| " + " | ".join([f"{labels[m]} (ours)"] + [_ours(summary, table, d, m, quick)
                                                                       for d in table.datasets]) + " |")
             if m in table.methods:
                 lines.append("| " + " | ".join([f"{labels[m]} (paper)"] + [_paper(table, d, m)
                                                                            for d in table.datasets]) + " |")
-    lines += ["", LEGEND, ""]
-    agree = agreement(table, summary, labels, ds_label)
+    current, stale, missing = cell_status(table, summary)
+    lines += ["", LEGEND, "",
+              f"Cells of ours: {current} current, {stale} {STALE}, {missing} {NOT_RUN}.", ""]
+    agree = [] if quick else agreement(table, summary, labels, ds_label)
     if agree:
         lines += ["Agreement with the paper (our mean against the published mean ± 2 std):", "", *agree, ""]
     versus = contrast(table, summary, labels, ds_label)
@@ -306,25 +334,90 @@ def pair_order_agreement(table: TableDef, summary: pd.DataFrame) -> tuple[int, i
     return same, total
 
 
+def render_findings(summary: pd.DataFrame) -> str:
+    """The README's generated findings: ordering agreement and inside-the-range counts per table and method."""
+    lines = []
+    shares = []
+    for number in ("10", "1", "10t", "11", "2"):
+        same, total = pair_order_agreement(TABLES[number], summary)
+        if total:
+            shares.append(f"{same / total:.0%} of the {total} (dataset, pair) comparisons of table {number}")
+    if shares:
+        lines.append("* Our means order pairs of methods as the paper's do for " + ", ".join(shares) + ".")
+    for number in ("1", "10", "10t", "2", "11"):
+        table = TABLES[number]
+        labels = _labels(table.methods)
+        parts = []
+        for m in table.methods:
+            verdicts = _verdicts(table, summary, m)
+            if verdicts:
+                inside = sum(v == "inside" for v in verdicts.values())
+                parts.append(f"{labels[m]} {inside} of {len(verdicts)}")
+        if parts:
+            lines.append(f"* Table {number}, datasets inside the paper's mean ± 2 std: " + ", ".join(parts) + ".")
+    current = stale = missing = 0
+    for table in TABLES.values():
+        c, st, mi = cell_status(table, summary)
+        current, stale, missing = current + c, stale + st, missing + mi
+    lines.append(f"* Cells across tables 1, 2, 7, 10, 10t and 11: {current} current, {stale} {STALE} (computed by "
+                 f"older code), {missing} {NOT_RUN}.")
+    return "\n".join(lines) + "\n"
+
+
+def render_cost(summary: pd.DataFrame) -> str:
+    """The README's generated cost table: cells, CPU hours and wall hours per method, summed over the results."""
+    lines = ["| method | cells | CPU hours (cells with a CPU record) | wall hours as run |", "|---|---|---|---|"]
+    for m in sorted(summary.method.unique()) if not summary.empty else []:
+        wall = summary[(summary.method == m) & (summary.kind == "cell_s")]
+        cpu = summary[(summary.method == m) & (summary.kind == "cpu_s")]
+        cpu_text = f"{cpu['sum'].sum() / 3600:.2f} ({int(cpu['n'].sum())})" if cpu["n"].sum() else "not recorded"
+        lines.append(f"| `{m}` | {int(wall['n'].sum())} | {cpu_text} | {wall['sum'].sum() / 3600:.2f} |")
+    total = summary[summary.kind == "cell_s"]["sum"].sum() / 3600 if not summary.empty else 0.0
+    lines += ["", f"All methods together: {total:.1f} hours of cell wall time as run."]
+    return "\n".join(lines) + "\n"
+
+
+def replace_block(text: str, name: str, body: str) -> str:
+    """Rewrite the text between ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->`` (markers kept)."""
+    start, end = f"<!-- generated:{name} -->", f"<!-- /generated:{name} -->"
+    i, j = text.find(start), text.find(end)
+    if i < 0 or j < i:
+        raise ValueError(f"README has no {start} ... {end} block; add the two markers where the text goes")
+    return text[:i + len(start)] + "\n" + body + text[j:]
+
+
+def render_readme(readme_text: str, summary: pd.DataFrame) -> str:
+    """The README with its generated blocks (findings, cost) rewritten from the results."""
+    text = replace_block(readme_text, "findings", render_findings(summary))
+    return replace_block(text, "cost", render_cost(summary))
+
+
 def render_all(results_dir: str | Path, reports_dir: str | Path, tables: Iterable[str] = ("1", "2", "10", "11"),
                quick: bool = False, mechanism: str = "mcar", rate: float = 0.5,
-               n_imputations: int = 10) -> list[Path]:
-    """Write the requested tables, a timing table and the tidy long CSV; return the paths written."""
+               n_imputations: int = 10, readme: str | Path | None = None) -> list[Path]:
+    """Write the requested tables, summary, timing table, tidy long CSV (and README blocks); return the paths.
+
+    No table requested means nothing is written. Every file is written atomically.
+    """
     results_dir, reports_dir = Path(results_dir), Path(reports_dir)
     tables = list(tables)
+    for number in tables:
+        if number not in TABLES:
+            raise ValueError(f"no renderer for table {number!r}; tables: {', '.join(TABLES)}")
+    if not tables:
+        return []
     results = current_results(results_dir, quick, mechanism, rate, n_imputations)
     summary = summarise(results)
     written = []
     for number in tables:
-        if number not in TABLES:
-            raise ValueError(f"no renderer for table {number!r}; tables: {', '.join(TABLES)}")
         path = reports_dir / TABLES[number].filename
-        atomic_write_text(path, render_table(TABLES[number], summary))
+        atomic_write_text(path, render_table(TABLES[number], summary, quick))
         written.append(path)
-    if tables:
-        path = reports_dir / "summary.md"
-        atomic_write_text(path, render_summary([TABLES[n] for n in tables], summary))
-        written.append(path)
+    path = reports_dir / "summary.md"
+    text = (f"# Agreement with the paper\n\n{QUICK_BANNER}\n" if quick
+            else render_summary([TABLES[n] for n in tables], summary))
+    atomic_write_text(path, text)
+    written.append(path)
     path = reports_dir / "timing.md"
     atomic_write_text(path, render_timing(summary))
     written.append(path)
@@ -332,4 +425,8 @@ def render_all(results_dir: str | Path, reports_dir: str | Path, tables: Iterabl
     atomic_write_text(path, long_table(results).sort_values(
         ["dataset", "method", "split", "metric"]).to_csv(index=False, float_format="%.6g"))
     written.append(path)
+    if readme is not None and not quick:
+        readme = Path(readme)
+        atomic_write_text(readme, render_readme(readme.read_text(), summary))
+        written.append(readme)
     return written

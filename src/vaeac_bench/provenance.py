@@ -1,0 +1,160 @@
+"""What produced a result: a digest of the source that computed it, the versions, the data and the machine.
+
+A cell is *stale* when the ``code_digest`` its file records differs from the digest of the current source
+(or when the file records none). The digest covers the method's own code (``MethodSpec.code``) plus the
+protocol code every cell shares (:data:`COMMON_CODE`). Each ``.py`` file is hashed as an AST dump with
+docstrings removed, so an edit of a comment or docstring does not stale any result. Files are read from the
+package directory by path and never imported: the renderer computes digests without torch installed.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import os
+import platform
+import sys
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+#: the protocol code shared by every cell (splits, masks, metrics, validation, loading)
+COMMON_CODE: tuple[str, ...] = (
+    "methods/base.py", "validation.py", "schema.py", "seeding.py", "metrics.py", "datasets/splits.py",
+    "datasets/masks.py", "datasets/spec.py", "datasets/loaders.py",
+)
+
+
+def _strip_docstrings(tree: ast.AST) -> ast.AST:
+    """Drop the docstring of the module and of every class and function (they never change a result)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def source_fingerprint(path: Path) -> bytes:
+    """The bytes hashed for one file: the AST dump of a ``.py`` file without docstrings, else the raw bytes."""
+    data = path.read_bytes()
+    if path.suffix != ".py":
+        return data
+    return ast.dump(_strip_docstrings(ast.parse(data, filename=str(path))), include_attributes=False).encode()
+
+
+def _expand(rel: str, root: Path) -> list[Path]:
+    """One package-relative file, or every ``.py`` file under a package-relative folder."""
+    path = root / rel
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*.py") if "__pycache__" not in p.parts)
+    if path.is_file():
+        return [path]
+    raise FileNotFoundError(f"code path {rel!r} does not exist under {root}; fix the method's MethodSpec.code")
+
+
+def source_digest(paths: Iterable[str], root: Path = PACKAGE_DIR) -> str:
+    """sha256 over the named package files (sorted, each with its relative path): what computed a result."""
+    h = hashlib.sha256()
+    files = {p for rel in paths for p in _expand(rel, root)}
+    for p in sorted(files):
+        h.update(p.relative_to(root).as_posix().encode() + b"\0")
+        h.update(hashlib.sha256(source_fingerprint(p)).digest())
+    return h.hexdigest()
+
+
+@cache
+def code_digest(method: str) -> str:
+    """The digest of the code that computes ``method``'s cells (its ``MethodSpec.code`` + :data:`COMMON_CODE`)."""
+    from .methods import get
+
+    return source_digest(tuple(get(method).code) + COMMON_CODE)
+
+
+@cache
+def paths_digest(code: tuple[str, ...]) -> str:
+    """The digest of the given package code paths plus :data:`COMMON_CODE` (for cells outside the registry)."""
+    return source_digest(tuple(code) + COMMON_CODE)
+
+
+def recorded_digest(record: dict[str, Any]) -> str | None:
+    """The code digest a result file records (None for files written before provenance existed)."""
+    prov = record.get("provenance")
+    return prov.get("code_digest") if isinstance(prov, dict) else None
+
+
+def is_stale(record: dict[str, Any]) -> bool:
+    """True when a result was computed by code other than the current (or records no digest at all)."""
+    digest = recorded_digest(record)
+    if digest is None:
+        return True
+    paths = record["provenance"].get("code_paths")
+    return digest != (paths_digest(tuple(paths)) if paths else code_digest(record["method"]))
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and of the libraries a cell used (those not imported are left out)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for dist in ("vaeac-bench", "numpy", "scikit-learn", "scipy", "pandas", "torch", "miceforest", "lightgbm",
+                 "joblib"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+@cache
+def machine() -> dict[str, Any]:
+    """The machine a cell ran on: platform, CPU model, cores and total memory."""
+    import psutil
+
+    return {"platform": platform.platform(), "machine": platform.machine(), "cpu": _cpu_model(),
+            "cores": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "python_implementation": sys.implementation.name}
+
+
+def training_info(est: object) -> dict[str, Any] | None:
+    """The fitted estimator's ``fit_info_`` (epochs run, best epoch, cap, ...) if it is a JSON-safe dict."""
+    import json
+
+    info = getattr(est, "fit_info_", None)
+    if not isinstance(info, dict):
+        return None
+    try:
+        json.dumps(info, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return info
+
+
+def build_provenance(*, method: str, target: str, params: dict[str, Any], dataset_source: str,
+                     seeds: dict[str, int], est: object | None = None, peak_rss_mb: float | None = None,
+                     threads: int = 1, code_paths: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The ``provenance`` block of one result file (``code_paths``: hash these instead of the method's code)."""
+    from . import __version__
+
+    digest = paths_digest(tuple(code_paths)) if code_paths else code_digest(method)
+    extra = {"code_paths": list(code_paths)} if code_paths else {}
+    return {
+        "package_version": __version__, "code_digest": digest, **extra, "method": method, "target": target,
+        "params": params, "data_source": dataset_source, "seeds": seeds, "versions": versions(),
+        "machine": machine() | {"threads": threads}, "training": training_info(est) if est is not None else None,
+        "peak_rss_mb": peak_rss_mb,
+    }

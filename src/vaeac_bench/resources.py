@@ -1,0 +1,160 @@
+"""Per-cell resources: scoped thread limits, peak memory, memory estimates and memory-aware scheduling.
+
+Nothing here changes process-global state beyond a cell: thread limits are restored on exit, and worker
+thread limits travel to worker processes through loky's ``env`` argument, never through ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: rough per-family memory of one cell, MB = base + per_value * rows * columns (used only when no peak of the
+#: same dataset/method is recorded yet). MICE is calibrated to the reported 10-16 GB of a Digits cell
+#: (1797 x 65 values: 12 GB); the others to a Python process holding torch or scikit-learn plus its data.
+FAMILY_MEMORY_MB: dict[str, tuple[float, float]] = {
+    "mice": (600.0, 0.1),
+    "missforest": (400.0, 0.01),
+    "gain": (700.0, 0.002),
+    "vaeac": (700.0, 0.002),
+    "um": (700.0, 0.002),
+    "mean": (250.0, 0.0005),
+}
+DEFAULT_FAMILY = (700.0, 0.005)
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def limit_threads(threads: int) -> Iterator[None]:
+    """Limit BLAS/OpenMP pools (threadpoolctl) and torch's intra-op threads for one cell; restore both after."""
+    from threadpoolctl import threadpool_limits
+
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    try:
+        with threadpool_limits(threads):
+            if torch is not None:
+                torch.set_num_threads(threads)
+            yield
+    finally:
+        if torch is not None and before is not None:
+            torch.set_num_threads(before)
+
+
+def worker_env(threads: int) -> dict[str, str]:
+    """Thread limits for worker processes, handed to loky (the parent's environment is left alone)."""
+    return {var: str(threads) for var in THREAD_VARS}
+
+
+class PeakRSS:
+    """Peak resident memory of this process while the block runs, in MB (sampled every ``interval`` s)."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.interval = interval
+        self.peak_mb: float | None = None
+        self._stop = threading.Event()
+
+    def _sample(self, proc: Any) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak_mb = max(self.peak_mb or 0.0, proc.memory_info().rss / 2**20)
+
+    def __enter__(self) -> PeakRSS:
+        import psutil
+
+        proc = psutil.Process()
+        self.peak_mb = proc.memory_info().rss / 2**20
+        self._thread = threading.Thread(target=self._sample, args=(proc,), daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        import psutil
+
+        self.peak_mb = round(max(self.peak_mb or 0.0, psutil.Process().memory_info().rss / 2**20), 1)
+
+
+def family(method: str) -> str:
+    """The memory family of a method name (``gain-original-a1`` -> ``gain``, ``um-naive`` -> ``um``)."""
+    for fam in FAMILY_MEMORY_MB:
+        if method == fam or method.startswith(fam + "-"):
+            return fam
+    return {"gsnn": "vaeac", "nn": "vaeac"}.get(method, method)
+
+
+def formula_mb(method: str, rows: int, columns: int) -> float:
+    """The per-family formula estimate of one cell's peak memory, in MB."""
+    base, per_value = FAMILY_MEMORY_MB.get(family(method), DEFAULT_FAMILY)
+    return base + per_value * rows * columns
+
+
+def recorded_peaks(results_dir: Path) -> dict[tuple[str, str], float]:
+    """The largest recorded peak RSS (MB) of each (dataset, method) among the result files."""
+    from .results import iter_results
+
+    peaks: dict[tuple[str, str], float] = {}
+    for r in iter_results(Path(results_dir)):
+        mb = (r.get("provenance") or {}).get("peak_rss_mb")
+        if isinstance(mb, int | float):
+            key = (r["dataset"], r["method"])
+            peaks[key] = max(peaks.get(key, 0.0), float(mb))
+    return peaks
+
+
+def estimate_mb(dataset: str, method: str, shape: tuple[int, int] | None,
+                peaks: dict[tuple[str, str], float]) -> float:
+    """A cell's memory estimate: its recorded peak (+10%) when one exists, else the family formula."""
+    if (dataset, method) in peaks:
+        return 1.1 * peaks[(dataset, method)]
+    rows, cols = shape if shape is not None else (1000, 20)
+    return formula_mb(method, rows, cols)
+
+
+def available_mb() -> float:
+    """Memory the machine can give the cells now (psutil's ``available``), in MB."""
+    import psutil
+
+    return psutil.virtual_memory().available / 2**20
+
+
+@dataclass
+class MemoryScheduler:
+    """Start cells only while the sum of the running cells' estimates fits in ``budget_mb`` (and ``jobs``)."""
+
+    budget_mb: float
+    jobs: int
+    running: dict[Any, float] = field(default_factory=dict)
+
+    def too_big(self, estimate: float) -> bool:
+        """A cell that exceeds the whole budget on its own can never start (refused unless overridden)."""
+        return estimate > self.budget_mb
+
+    def can_start(self, estimate: float) -> bool:
+        """Room for one more cell: a free job slot and memory for it (a lone cell always starts)."""
+        if len(self.running) >= self.jobs:
+            return False
+        return not self.running or sum(self.running.values()) + estimate <= self.budget_mb
+
+    def run(self, items: Sequence[Any], estimates: Sequence[float], submit: Callable[[Any], Future],
+            ) -> Iterator[tuple[Any, Future]]:
+        """Submit items in order as memory allows; yield (item, finished future) as each completes."""
+        queue = list(zip(items, estimates, strict=True))
+        futures: dict[Future, tuple[Any, float]] = {}
+        while queue or futures:
+            while queue and self.can_start(queue[0][1]):
+                item, est = queue.pop(0)
+                fut = submit(item)
+                futures[fut] = (item, est)
+                self.running[fut] = est
+            done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+            for fut in done:
+                item, _est = futures.pop(fut)
+                self.running.pop(fut, None)
+                yield item, fut

@@ -1,0 +1,91 @@
+"""Resources (issue 9 items 7, 15, 18): memory-aware scheduling, scoped threads, file modes."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from vaeac_bench.resources import MemoryScheduler, estimate_mb, formula_mb, limit_threads
+from vaeac_bench.results import atomic_write_text
+from vaeac_bench.runner import MemoryRefused, plan, run
+
+
+def test_scheduler_never_runs_cells_whose_estimates_exceed_the_budget_together():
+    lock, running, peak = threading.Lock(), [0.0], [0.0]
+
+    def cell(est):
+        with lock:
+            running[0] += est
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.02)
+        with lock:
+            running[0] -= est
+        return est
+
+    estimates = [6.0, 6.0, 3.0, 3.0, 1.0, 9.0, 1.0]
+    sched = MemoryScheduler(budget_mb=10.0, jobs=4)
+    with ThreadPoolExecutor(4) as pool:
+        done = [item for item, fut in sched.run(estimates, estimates, lambda e: pool.submit(cell, e))]
+    assert sorted(done) == sorted(estimates) and peak[0] <= 10.0
+    assert peak[0] > 6.0  # small cells did run side by side: the scheduler is not simply serial
+
+
+def test_scheduler_respects_the_job_count_and_flags_cells_too_big_alone():
+    sched = MemoryScheduler(budget_mb=100.0, jobs=1)
+    assert sched.can_start(99.0) and sched.too_big(101.0) and not sched.too_big(100.0)
+    sched.running["a"] = 1.0
+    assert not sched.can_start(1.0)  # one job: a second cell waits however small
+
+
+def test_estimates_come_from_recorded_peaks_else_the_family_formula():
+    assert estimate_mb("iris", "mice", (150, 5), {("iris", "mice"): 1000.0}) == pytest.approx(1100.0)
+    digits = formula_mb("mice", 1797, 65)
+    assert 10_000 < digits < 16_000  # the reported 10-16 GB of a MICE Digits cell
+    assert formula_mb("gain-original-a1", 150, 5) == formula_mb("gain", 150, 5)
+
+
+def test_a_cell_too_big_for_the_machine_is_refused_with_one_clear_line(tmp_path):
+    cells = plan(["iris"], ["mean"], [0])
+    with pytest.raises(MemoryRefused, match="iris/mean/split0 needs about .* --ignore-memory"):
+        run(cells, tmp_path, progress=False, memory_budget_mb=1.0)
+    assert not list(tmp_path.rglob("*.json"))
+    assert run(cells, tmp_path, progress=False, memory_budget_mb=1.0, ignore_memory=True).computed
+
+
+def test_thread_limits_are_scoped_to_the_cell_and_restored():
+    torch = pytest.importorskip("torch")
+    from threadpoolctl import threadpool_info
+
+    torch.set_num_threads(2)
+    before = [(p["internal_api"], p["num_threads"]) for p in threadpool_info()]
+    with limit_threads(1):
+        assert torch.get_num_threads() == 1
+        assert all(p["num_threads"] == 1 for p in threadpool_info())
+    assert torch.get_num_threads() == 2
+    assert [(p["internal_api"], p["num_threads"]) for p in threadpool_info()] == before
+
+
+def test_a_run_leaves_the_environment_and_torch_threads_alone(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(2)
+    env = dict(os.environ)
+    run(plan(["iris"], ["mean"], [0, 1]), tmp_path, jobs=2, threads=1, progress=False)
+    run(plan(["iris"], ["mean"], [2]), tmp_path, jobs=1, threads=1, progress=False)
+    assert dict(os.environ) == env and torch.get_num_threads() == 2
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o077])
+def test_atomic_writes_keep_the_mode_a_plain_write_gives(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        atomic_write_text(tmp_path / "a.json", "{}")
+        with open(tmp_path / "b.json", "w") as fh:
+            fh.write("{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == (tmp_path / "b.json").stat().st_mode & 0o777
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o666 & ~umask
