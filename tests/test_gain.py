@@ -214,7 +214,7 @@ def test_values_outside_the_training_range_are_clipped_for_the_networks(data):
 
 # --- bad input ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kw,match", [
-    ({"variant": "tf"}, "variant must be one of"),
+    ({"variant": "tf"}, "'variant' parameter"),
     ({"alpha": -1.0}, "alpha"),
     ({"hint_rate": 1.5}, "hint_rate"),
     ({"iterations": 0}, "iterations"),

@@ -136,7 +136,7 @@ def test_save_load_round_trip_gives_identical_imputations_and_estimates(tmp_path
 
 def test_hyper_parameters_reach_the_model():
     _, obs, schema = mixed_data(60)
-    m = build("vaeac", width=12, depth=3, latent_dim=5, activation="elu", epochs=2, batch_size=16,
+    m = build("vaeac", width=12, depth=3, latent_dim=5, activation="elu", epochs=2, max_extensions=0, batch_size=16,
               validation_fraction=0.5, random_state=0).fit(obs, schema)
     nets = m.model_.nets
     assert nets.prior.inp.out_features == 12 and len(nets.prior.layers) == 3
