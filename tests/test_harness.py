@@ -179,3 +179,18 @@ def test_resolve_device_names_the_fix():
 
 def test_fit_info_defaults_are_json():
     assert json.loads(json.dumps(FitInfo().to_dict()))["stopped"] == "cap"
+
+
+@pytest.mark.parametrize("target", ["vaeac_bench.methods.vaeac:VAEACMethod", "vaeac_bench.methods.gain:GAINImputer",
+                                    "vaeac_bench.methods.um:UniversalMarginalizer"])
+def test_every_constructor_parameter_of_a_neural_method_is_constrained(target):
+    """Item 12: one validation style (scikit-learn's ``_parameter_constraints``) covering every parameter."""
+    import importlib
+
+    mod, name = target.split(":")
+    cls = getattr(importlib.import_module(mod), name)
+    assert set(cls._parameter_constraints) == set(cls().get_params(deep=False))
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="'random_state' parameter"):
+        cls(random_state=-1)._validate_params()

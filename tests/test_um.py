@@ -16,11 +16,11 @@ from vaeac_bench.methods.um import (
     NETWORKS,
     UniversalMarginalizer,
     chain_rule_log_likelihood,
+    register_network,
     sequential_sample,
     training_mask,
     um_input,
     um_objective,
-    register_network,
 )
 from vaeac_bench.nn import FeatureLayout, ResidualMLP
 from vaeac_bench.schema import Schema

@@ -47,9 +47,9 @@ from ..nn import (
     one_hot,
     sample,
 )
+from ..nn.harness import LoopState, fit_loop, resolve_device
 from ..schema import Schema
 from ..seeding import derive_seed
-from ..nn.harness import LoopState, fit_loop, resolve_device
 from ..validation import check_matrix
 from .base import Imputer
 

@@ -6,8 +6,9 @@
   layout (NaN = missing) for a network.
 * :func:`log_prob`, :func:`sample`, :func:`categorical_log_probs`: masked mixed Gaussian/categorical
   likelihood (σ fixed at 1 or learnt; categorical probabilities clamped at 1e-4) and sampling.
-* :class:`ResidualBlock`, :class:`ResidualMLP`, :class:`SplitLinear`, :func:`make_activation`, :func:`build_seeded`: layers and
-  seeded initialisation without torch's global RNG.
+* :class:`ResidualBlock`, :class:`ResidualMLP`, :class:`SplitLinear`, :func:`make_activation`,
+  :func:`build_seeded`: layers (one residual trunk for VAEAC and the UM) and seeded initialisation without
+  torch's global RNG.
 * :func:`split_gaussian`, :func:`kl_normal`, :func:`log_normal`, :func:`normal_gamma_regulariser`: latent
   Gaussians.
 * :mod:`.harness`: the one training loop of every neural method (validation, early stopping, budget

@@ -15,10 +15,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-
-from ...encoding import Standardizer
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ...encoding import Standardizer
 from ...nn import ACTIVATIONS, FeatureLayout
 from ...nn.harness import resolve_device
 from ...schema import Schema
