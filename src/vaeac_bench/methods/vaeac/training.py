@@ -192,10 +192,7 @@ def train(model: VAEACModel, X: np.ndarray, cfg: TrainConfig, seed: int, *, verb
             b, g = fixed_val_b, val_gen.manual_seed(val_seed + 1)  # same masks and noise at every pass
         else:
             b, g = draw_mask(val_data.missing, cfg.mask_prob, gen), gen  # redrawn every pass (reference)
-        score = validation_score(model, val_data, b, cfg.validation_samples, g, cfg.max_eval_rows)
-        if verbose:
-            print(f"epoch {epoch}: validation log-likelihood {score:.4f}")
-        return score
+        return validation_score(model, val_data, b, cfg.validation_samples, g, cfg.max_eval_rows)
 
     amp = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cfg.bf16)
 
