@@ -194,3 +194,15 @@ def test_every_constructor_parameter_of_a_neural_method_is_constrained(target):
 
     with pytest.raises(InvalidParameterError, match="'random_state' parameter"):
         cls(random_state=-1)._validate_params()
+
+
+def test_harness_options_at_no_op_defaults_keep_gain_and_um_cache_keys():
+    """GAIN/UM results are unchanged by the harness, so their cache keys must be too; a real option shows."""
+    from vaeac_bench.methods.gain import GAINImputer
+    from vaeac_bench.methods.um import UniversalMarginalizer
+
+    for cls in (GAINImputer, UniversalMarginalizer):
+        params = cls(checkpoint="x.pt", verbose=1).config()["params"]
+        assert not {"max_extensions", "patience", "checkpoint", "verbose"} & set(params)
+        assert cls(max_extensions=1).config()["params"]["max_extensions"] == 1
+    assert UniversalMarginalizer(patience=5).config()["params"]["patience"] == 5

@@ -125,8 +125,10 @@ class GAINImputer(Imputer):
         self.validation_fraction_ = float(vf)
 
     def _not_config(self) -> set[str]:
-        """Parameters that do not change results: also the checkpoint path."""
-        return super()._not_config() | {"checkpoint"}
+        """Parameters that do not change results: the checkpoint path, and the harness options at their no-op
+        defaults (so the cache keys of cells computed before the harness stay the same)."""
+        return (super()._not_config() | {"checkpoint"}
+                | {"max_extensions"} if self.max_extensions == 0 else set())
 
     def _seed(self, *keys: object) -> int:
         """A seed for one random stream, derived from ``random_state`` (or one fresh seed per fit)."""
