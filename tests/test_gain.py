@@ -147,7 +147,7 @@ def test_fit_info_counts_iterations_and_reports_the_held_out_error(data, tmp_pat
 
 def test_ties_keep_the_earliest_iteration(data, monkeypatch):
     _, Xo, schema = data
-    monkeypatch.setattr(GAINImputer, "_validation_score", lambda self, X, held: 0.25)
+    monkeypatch.setattr(GAINImputer, "_validation_score", lambda self, X, held, encoded=None: 0.25)
     m = GAINImputer(iterations=60, eval_every=20, random_state=0).fit(Xo, schema)
     assert m.best_iteration_ == 20 and m.validation_score_ == 0.25
 

@@ -230,6 +230,7 @@ class GAINImputer(Imputer):
         rng = np.random.default_rng(self._seed("fit"))
         gen = torch.Generator(device=dev).manual_seed(self._seed("torch"))
         X_train, held = self._hold_out(X, rng)
+        self._held_columns: list | None = None
 
         width = int(self.offsets_[-1])
         n_feat = len(schema)
@@ -269,7 +270,7 @@ class GAINImputer(Imputer):
             opt_g.step()
 
         def score(it: int) -> float:  # higher is better: minus the held-out error (A.4 picks the iteration)
-            return -self._validation_score(X_train, held)
+            return -self._validation_score(X_train, held, encoded=(wide_t, m_t))  # encoded once per fit
 
         key = repr((self.config(), self.seed_, X.shape))
         res = fit_loop(step, max_epochs=int(self.iterations), score=score if held is not None else None,
@@ -324,30 +325,36 @@ class GAINImputer(Imputer):
         self.held_truth_ = X[held]
         return X_train, held
 
-    def _validation_score(self, X_train: np.ndarray, held: np.ndarray) -> float:
+    def _validation_score(self, X_train: np.ndarray, held: np.ndarray,
+                          encoded: tuple[torch.Tensor, torch.Tensor] | None = None) -> float:
         """Mean over columns of NRMSE (real, observed-std scaled) or error rate (categorical) on held-out cells."""
-        imputed = self._impute(X_train, 1, seed_key="validation")[0]
-        truth = np.full(X_train.shape, np.nan)
-        truth[held] = self.held_truth_
+        imputed = self._impute(X_train, 1, seed_key="validation", encoded=encoded)[0]
+        if self._held_columns is None:  # what does not change between validations, computed once per fit
+            truth = np.full(X_train.shape, np.nan)
+            truth[held] = self.held_truth_
+            self._held_columns = [(j, held[:, j], truth[held[:, j], j], feat.is_categorical,
+                                   0.0 if feat.is_categorical else float(np.nanstd(X_train[:, j])))
+                                  for j, feat in enumerate(self.schema_) if held[:, j].any()]
         errs = []
-        for j, feat in enumerate(self.schema_):
-            cells = held[:, j]
-            if not cells.any():
-                continue
-            t, p = truth[cells, j], imputed[cells, j]
-            if feat.is_categorical:
+        for j, cells, t, is_cat, sd in self._held_columns:
+            p = imputed[cells, j]
+            if is_cat:
                 errs.append(float(np.mean(np.rint(p) != t)))
             else:
-                sd = float(np.nanstd(X_train[:, j]))
                 errs.append(float(np.sqrt(np.mean((p - t) ** 2)) / sd) if sd > 0 else 0.0)
         return float(np.mean(errs)) if errs else float("inf")
 
     # -- imputation ----------------------------------------------------------------------------------------
-    def _impute(self, X: np.ndarray, n: int, seed_key: str = "impute") -> np.ndarray:
+    def _impute(self, X: np.ndarray, n: int, seed_key: str = "impute",
+                encoded: tuple[torch.Tensor, torch.Tensor] | None = None) -> np.ndarray:
+        """``n`` imputations of ``X``; ``encoded`` = ``X`` already in the network layout on the device."""
         dev = resolve_device(self.device)
         gen = torch.Generator(device=dev).manual_seed(self._seed(seed_key))
-        wide, m = self._encode(X)
-        wide_t, m_t = torch.as_tensor(wide, device=dev), torch.as_tensor(m, device=dev)
+        if encoded is None:
+            wide, m = self._encode(X)
+            wide_t, m_t = torch.as_tensor(wide, device=dev), torch.as_tensor(m, device=dev)
+        else:
+            wide_t, m_t = encoded
         out = np.empty((n, *X.shape))
         self.G_.eval()
         with torch.no_grad():
