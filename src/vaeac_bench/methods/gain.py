@@ -238,8 +238,8 @@ class GAINImputer(Imputer):
         cpu_gen = torch.Generator().manual_seed(self._seed("init"))
         self.G_ = he_normal_mlp(width + n_feat, hidden, width, cpu_gen).to(dev)
         self.D_ = he_normal_mlp(width + n_feat, hidden, n_feat, cpu_gen).to(dev)
-        opt_g = torch.optim.Adam(self.G_.parameters(), lr=float(self.learning_rate), foreach=True)
-        opt_d = torch.optim.Adam(self.D_.parameters(), lr=float(self.learning_rate), foreach=True)
+        opt_g = torch.optim.Adam(self.G_.parameters(), lr=float(self.learning_rate))
+        opt_d = torch.optim.Adam(self.D_.parameters(), lr=float(self.learning_rate))
 
         wide, m = self._encode(X_train)
         wide_t, m_t = torch.as_tensor(wide, device=dev), torch.as_tensor(m, device=dev)  # moved once
