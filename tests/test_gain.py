@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -131,6 +133,50 @@ def test_eval_every_sets_the_checkpoint_grid(data):
     assert [it for it, _ in m.history_] == [7, 14, 21, 28, 35, 42, 49, 56, 60]
 
 
+def test_fit_info_counts_iterations_and_reports_the_held_out_error(data, tmp_path):
+    _, Xo, schema = data
+    m = GAINImputer(iterations=60, eval_every=20, random_state=0).fit(Xo, schema)
+    info = json.loads(json.dumps(m.fit_info_))
+    assert info["unit"] == "iteration" and info["epochs_run"] == info["max_epochs"] == 60 and info["n_scores"] == 3
+    assert info["best_epoch"] == m.best_iteration_ and info["best_score"] == min(s for _, s in m.history_)
+    assert info["best_score"] == m.validation_score_
+    assert GAINImputer.load(m.save(tmp_path / "g")).fit_info_ == m.fit_info_
+    orig = GAINImputer(variant="original", iterations=30, random_state=0).fit(Xo, schema)
+    assert orig.fit_info_["n_scores"] == 0 and orig.fit_info_["best_epoch"] == 30  # nothing held out: the last
+
+
+def test_ties_keep_the_earliest_iteration(data, monkeypatch):
+    _, Xo, schema = data
+    monkeypatch.setattr(GAINImputer, "_validation_score", lambda self, X, held, encoded=None: 0.25)
+    m = GAINImputer(iterations=60, eval_every=20, random_state=0).fit(Xo, schema)
+    assert m.best_iteration_ == 20 and m.validation_score_ == 0.25
+
+
+def test_checkpoint_resume_equals_an_uninterrupted_fit(data, tmp_path, monkeypatch):
+    from vaeac_bench.methods import gain as gain_module
+
+    _, Xo, schema = data
+    kw = {"iterations": 60, "eval_every": 20, "random_state": 0}
+    straight = GAINImputer(**kw).fit(Xo, schema)
+    real_loop = gain_module.fit_loop
+
+    def crash(step, **loop_kw):
+        def step2(it):
+            if it == 45:
+                raise KeyboardInterrupt
+            return step(it)
+        return real_loop(step2, **loop_kw)
+
+    ck = tmp_path / "gain.pt"
+    monkeypatch.setattr(gain_module, "fit_loop", crash)
+    with pytest.raises(KeyboardInterrupt):
+        GAINImputer(**kw, checkpoint=str(ck)).fit(Xo, schema)
+    monkeypatch.setattr(gain_module, "fit_loop", real_loop)
+    resumed = GAINImputer(**kw, checkpoint=str(ck)).fit(Xo, schema)
+    assert resumed.history_ == straight.history_ and resumed.best_iteration_ == straight.best_iteration_
+    np.testing.assert_array_equal(resumed.impute(Xo, 2), straight.impute(Xo, 2))
+
+
 # --- the pieces of the algorithm ---------------------------------------------------------------------------
 def test_hint_forms():
     gen = torch.Generator().manual_seed(0)
@@ -214,7 +260,7 @@ def test_values_outside_the_training_range_are_clipped_for_the_networks(data):
 
 # --- bad input ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kw,match", [
-    ({"variant": "tf"}, "variant must be one of"),
+    ({"variant": "tf"}, "'variant' parameter"),
     ({"alpha": -1.0}, "alpha"),
     ({"hint_rate": 1.5}, "hint_rate"),
     ({"iterations": 0}, "iterations"),

@@ -118,3 +118,19 @@ def test_gaussian_helpers():
     torch.testing.assert_close(log_normal(z, mu_q, s_q), q.log_prob(z).sum(-1))
     reg = normal_gamma_regulariser(torch.tensor([[1e4]]), torch.tensor([[1.0]]))
     assert float(reg) == pytest.approx(-0.5 - 1e-4)
+
+
+def test_one_residual_mlp_for_vaeac_and_the_um():
+    """Item 22: the UM's network and VAEAC's prior trunk are one class, seeded identically."""
+    from vaeac_bench.methods.um import make_mlp
+    from vaeac_bench.methods.vaeac.networks import ArchConfig, Trunk
+    from vaeac_bench.nn import ResidualMLP, build_seeded
+
+    um = build_seeded(lambda: make_mlp(7, 10, hidden=16, depth=3), torch.Generator().manual_seed(0))
+    arch = ArchConfig(width=16, depth=3, latent_dim=5)
+    prior = build_seeded(lambda: Trunk(7, arch), torch.Generator().manual_seed(0))
+    assert type(um) is ResidualMLP and isinstance(prior, ResidualMLP)
+    for (ka, a), (kb, b) in zip(um.state_dict().items(), prior.state_dict().items(), strict=True):
+        assert ka == kb and torch.equal(a, b)
+    x = torch.randn(4, 7)
+    assert torch.equal(um(x), prior(x)[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -10,16 +11,18 @@ import torch
 from torch import nn
 
 from vaeac_bench.methods import Imputer, build, params_for
+from vaeac_bench.methods import um as um_module
 from vaeac_bench.methods.um import (
-    ResidualMLP,
+    NETWORKS,
     UniversalMarginalizer,
     chain_rule_log_likelihood,
+    register_network,
     sequential_sample,
     training_mask,
     um_input,
     um_objective,
 )
-from vaeac_bench.nn import FeatureLayout
+from vaeac_bench.nn import FeatureLayout, ResidualMLP
 from vaeac_bench.schema import Schema
 
 torch.set_num_threads(1)
@@ -228,10 +231,17 @@ def tiny_net(n_in: int, n_out: int, width: int = 8) -> nn.Module:
     return nn.Sequential(nn.Linear(n_in, width), nn.Tanh(), nn.Linear(width, n_out))
 
 
+@pytest.fixture(autouse=True)
+def _tiny_registered(monkeypatch):
+    """``network="tiny"`` for these tests only (registered by name, as a user would)."""
+    monkeypatch.setattr(um_module, "NETWORKS", dict(um_module.NETWORKS))
+    register_network("tiny", tiny_net)
+
+
 @pytest.mark.parametrize("param,value", [
     ("mask_training", "naive"), ("missing_rate", 0.6), ("hidden", 24), ("depth", 2), ("epochs", 2),
     ("batch_size", 16), ("learning_rate", 1e-2), ("validation_fraction", 0.3), ("learn_sigma", False),
-    ("sampling", "most_probable"), ("network", f"{__name__}:tiny_net"), ("network_kwargs", {"hidden": 12}),
+    ("sampling", "most_probable"), ("network", "tiny"), ("network_kwargs", {"hidden": 12}),
     ("impute_batch", 50), ("random_state", 1),
 ])
 def test_each_hyper_parameter_changes_the_result(param, value, data):
@@ -246,12 +256,12 @@ def test_structure_follows_hyper_parameters(data):
     _, Xo, schema = data
     m = UniversalMarginalizer(hidden=24, depth=3, epochs=None, steps=40, batch_size=16, random_state=0).fit(Xo, schema)
     net = m.net_.net
-    assert isinstance(net, ResidualMLP) and len(net.blocks) == 3 and net.inp.out_features == 24
+    assert isinstance(net, ResidualMLP) and len(net.layers) == 3 and net.inp.out_features == 24
     assert net.inp.in_features == (1 + 1 + 3) + 3  # one-hot data + mask
-    assert net.out.out_features == 2 + 2 + 3  # means, learnt sigmas, logits
+    assert net.head.out_features == 2 + 2 + 3  # means, learnt sigmas, logits
     assert m.epochs_ == 20  # ceil(40 steps / 6 batches) = 7, raised to the minimum of 20 epochs
     assert len(m.history_) == 20 and 1 <= m.best_epoch_ <= 20
-    m = UniversalMarginalizer(learn_sigma=False, network=f"{__name__}:tiny_net", network_kwargs={"width": 5},
+    m = UniversalMarginalizer(learn_sigma=False, network="tiny", network_kwargs={"width": 5},
                               epochs=1, random_state=0).fit(Xo, schema)
     assert m.net_.net[0].out_features == 5 and m.net_.net[2].out_features == 2 + 3
 
@@ -275,7 +285,7 @@ def test_values_outside_the_training_range_cannot_blow_up_sequential_sampling():
 
 # --- bad input ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kw,match", [
-    ({"mask_training": "douglas"}, "mask_training must be one of"),
+    ({"mask_training": "douglas"}, "'mask_training' parameter"),
     ({"missing_rate": 1.5}, "missing_rate"),
     ({"hidden": 0}, "hidden"),
     ({"depth": -1}, "depth"),
@@ -283,15 +293,76 @@ def test_values_outside_the_training_range_cannot_blow_up_sequential_sampling():
     ({"batch_size": 1.5}, "batch_size"),
     ({"learning_rate": -1}, "learning_rate"),
     ({"validation_fraction": 1.0}, "validation_fraction"),
-    ({"sampling": "greedy"}, "sampling must be one of"),
-    ({"network": "resnet"}, "network must be 'mlp'"),
-    ({"network": "no_such_module:f"}, "cannot be imported"),
+    ({"sampling": "greedy"}, "'sampling' parameter"),
+    ({"network": "resnet"}, r"network must be a registered name, one of \['mlp', 'tiny'\]"),
+    ({"network": "os:system"}, "network must be a registered name"),
+    ({"network": "test_um:tiny_net"}, "network must be a registered name"),
+    ({"patience": 0}, "patience"),
+    ({"max_extensions": -1}, "max_extensions"),
     ({"network_kwargs": [1]}, "network_kwargs"),
 ])
 def test_bad_hyper_parameters_are_named(kw, match, data):
     _, Xo, schema = data
     with pytest.raises(ValueError, match=match):
         UniversalMarginalizer(**kw).fit(Xo, schema)
+
+
+def test_a_saved_model_naming_an_unregistered_network_is_refused(data, tmp_path):
+    """A model folder from someone else must not make us import a module (issue 9 item 13)."""
+    _, Xo, schema = data
+    path = UniversalMarginalizer(epochs=1, hidden=8, depth=1, random_state=0).fit(Xo, schema).save(tmp_path / "um")
+    meta = json.loads((path / "method.json").read_text())
+    assert UniversalMarginalizer.load(path).network == "mlp"  # the honest folder loads
+    meta["params"]["network"] = "os:system"
+    (path / "method.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="network must be a registered name"):
+        UniversalMarginalizer.load(path)
+
+
+def test_register_network_refuses_clashes_and_import_strings():
+    with pytest.raises(ValueError, match="new identifier"):
+        register_network("mlp", tiny_net)
+    with pytest.raises(ValueError, match="new identifier"):
+        register_network("pkg.mod:f", tiny_net)
+    assert um_module.NETWORKS["tiny"] is tiny_net and "tiny" not in NETWORKS  # the fixture restores the registry
+
+
+def test_fit_info_is_json_and_survives_save_load(data, tmp_path):
+    _, Xo, schema = data
+    m = UniversalMarginalizer(epochs=3, hidden=8, depth=1, random_state=0).fit(Xo, schema)
+    info = json.loads(json.dumps(m.fit_info_))
+    assert info["epochs_run"] == 3 and info["max_epochs"] == 3 and info["stopped"] == "cap"
+    assert info["n_scores"] == 3 and 1 <= info["best_epoch"] <= 3 and info["best_epoch"] == m.best_epoch_
+    assert UniversalMarginalizer.load(m.save(tmp_path / "um")).fit_info_ == m.fit_info_
+
+
+def test_checkpoint_resume_gives_the_uninterrupted_result(data, tmp_path):
+    """A fit interrupted after epoch 2 and fitted again with the same checkpoint equals one straight fit."""
+    _, Xo, schema = data
+    kw = {"epochs": 4, "hidden": 8, "depth": 1, "random_state": 0}
+    straight = UniversalMarginalizer(**kw).fit(Xo, schema)
+    ck = tmp_path / "um.pt"
+    stop_at = {"n": 0}
+    orig = um_module.fit_loop
+
+    def interrupted(step, **kwargs):
+        def step2(epoch):
+            if epoch == 3 and stop_at["n"] == 0:
+                stop_at["n"] = 1
+                raise KeyboardInterrupt
+            return step(epoch)
+        return orig(step2, **kwargs)
+
+    um_module.fit_loop = interrupted
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            UniversalMarginalizer(**kw, checkpoint=str(ck)).fit(Xo, schema)
+        assert ck.is_file()
+        resumed = UniversalMarginalizer(**kw, checkpoint=str(ck)).fit(Xo, schema)
+    finally:
+        um_module.fit_loop = orig
+    assert resumed.history_ == straight.history_ and resumed.best_epoch_ == straight.best_epoch_
+    np.testing.assert_array_equal(resumed.impute(Xo, 2), straight.impute(Xo, 2))
 
 
 def test_bad_data_is_named(data):

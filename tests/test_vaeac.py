@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -136,7 +138,7 @@ def test_save_load_round_trip_gives_identical_imputations_and_estimates(tmp_path
 
 def test_hyper_parameters_reach_the_model():
     _, obs, schema = mixed_data(60)
-    m = build("vaeac", width=12, depth=3, latent_dim=5, activation="elu", epochs=2, batch_size=16,
+    m = build("vaeac", width=12, depth=3, latent_dim=5, activation="elu", epochs=2, max_extensions=0, batch_size=16,
               validation_fraction=0.5, random_state=0).fit(obs, schema)
     nets = m.model_.nets
     assert nets.prior.inp.out_features == 12 and len(nets.prior.layers) == 3
@@ -243,3 +245,50 @@ def test_cuda_request_without_cuda_is_a_clear_error():
     _, obs, schema = mixed_data(30)
     with pytest.raises(ValueError, match="CUDA is not available"):
         build("vaeac", **TINY, device="cuda").fit(obs, schema)
+
+
+def test_an_under_trained_run_is_extended_and_recorded_in_fit_info(tmp_path):
+    """Item 10: with the best epoch in the last patience window at the cap the budget grows (+50%, twice)."""
+    _, obs, schema = mixed_data(80)
+    m = build("vaeac", **{**TINY, "epochs": 4}, validate_every=1, patience=50, random_state=0).fit(obs, schema)
+    info = json.loads(json.dumps(m.fit_info_))
+    assert (info["initial_max_epochs"], info["max_epochs"], info["extended"]) == (4, 8, 2)
+    assert info["epochs_run"] == 8 and info["stopped"] == "cap" and info["under_trained"]
+    assert info["n_scores"] == len(m.history_.val_scores) == 8 and info["best_epoch"] == m.history_.best_epoch
+    assert type(m).load(m.save(tmp_path / "m")).fit_info_ == m.fit_info_
+    ref = build("vaeac", **{**TINY, "epochs": 4}, mode="reference", random_state=0).fit(obs, schema)
+    assert ref.fit_info_["extended"] == 0 and ref.fit_info_["max_epochs"] == 4  # the authors' schedule as is
+
+
+def test_checkpoint_resume_equals_an_uninterrupted_fit(tmp_path, monkeypatch):
+    from vaeac_bench.methods.vaeac import training
+
+    _, obs, schema = mixed_data(80)
+    kw = {**TINY, "epochs": 4, "validate_every": 1, "max_extensions": 0, "random_state": 0}
+    straight = build("vaeac", **kw).fit(obs, schema)
+    real_loop = training.fit_loop
+
+    def crash_after_two(step, **loop_kw):
+        def step2(epoch):
+            if epoch == 3:
+                raise KeyboardInterrupt
+            return step(epoch)
+        return real_loop(step2, **loop_kw)
+
+    ck = tmp_path / "vaeac.pt"
+    monkeypatch.setattr(training, "fit_loop", crash_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        build("vaeac", **kw, checkpoint=str(ck)).fit(obs, schema)
+    monkeypatch.setattr(training, "fit_loop", real_loop)
+    resumed = build("vaeac", **kw, checkpoint=str(ck)).fit(obs, schema)
+    assert resumed.history_.val_scores == straight.history_.val_scores
+    np.testing.assert_array_equal(resumed.impute(obs, 3), straight.impute(obs, 3))
+    assert "checkpoint" not in resumed.config()["params"]  # a path does not change results
+
+
+def test_prior_and_proposal_are_the_shared_residual_mlp():
+    from vaeac_bench.nn import ResidualMLP
+
+    _, obs, schema = mixed_data(40)
+    m = build("vaeac", **{**TINY, "epochs": 1}, random_state=0).fit(obs, schema)
+    assert isinstance(m.model_.nets.prior, ResidualMLP) and isinstance(m.model_.nets.proposal, ResidualMLP)

@@ -20,14 +20,18 @@ Deliberate differences from the authors' code are listed in ``docs/gain_um.md``.
 
 from __future__ import annotations
 
-import copy
+import json
+import os
+from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from ..encoding import one_hot, widths
+from ..nn.harness import LoopState, fit_loop, resolve_device
 from ..schema import Schema
 from ..seeding import derive_seed
 from .base import Imputer
@@ -73,12 +77,25 @@ class GAINImputer(Imputer):
     """
 
     multiple: ClassVar[bool] = True
+    _POS_INT: ClassVar[list] = [Interval(Integral, 1, None, closed="left")]
+    #: every constructor parameter's allowed values (scikit-learn's parameter validation, checked at fit)
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "variant": [StrOptions(set(VARIANTS))], "alpha": [Interval(Real, 0, None, closed="left"), None],
+        "hint_rate": [Interval(Real, 0, 1, closed="both"), None], "iterations": _POS_INT, "batch_size": _POS_INT,
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "noise_scale": [Interval(Real, 0, None, closed="left")], "hidden_dim": [*_POS_INT, None],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left"), None], "eval_every": _POS_INT,
+        "max_extensions": [Interval(Integral, 0, None, closed="left")],
+        "random_state": [Interval(Integral, 0, None, closed="left"), None], "device": [str, torch.device],
+        "checkpoint": [str, os.PathLike, None], "verbose": ["verbose"],
+    }
 
     def __init__(self, variant: str = "modified", alpha: float | None = None, hint_rate: float | None = None,
                  iterations: int = 10000, batch_size: int = 128, learning_rate: float = 1e-3,
                  noise_scale: float = 0.01, hidden_dim: int | None = None,
-                 validation_fraction: float | None = None, eval_every: int = 100,
-                 random_state: int | None = None, device: str = "cpu"):
+                 validation_fraction: float | None = None, eval_every: int = 100, max_extensions: int = 0,
+                 random_state: int | None = None, device: str = "cpu", checkpoint: str | None = None,
+                 verbose: int = 0):
         self.variant = variant
         self.alpha = alpha
         self.hint_rate = hint_rate
@@ -89,36 +106,29 @@ class GAINImputer(Imputer):
         self.hidden_dim = hidden_dim
         self.validation_fraction = validation_fraction
         self.eval_every = eval_every
+        self.max_extensions = max_extensions
         self.random_state = random_state
         self.device = device
+        self.checkpoint = checkpoint
+        self.verbose = verbose
 
     # -- hyper-parameters -----------------------------------------------------------------------------
     def _resolve(self) -> None:
         """Check every hyper-parameter and fill the variant defaults (stored as ``*_`` attributes)."""
-        if self.variant not in VARIANTS:
-            raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
+        self._validate_params()  # _parameter_constraints (a no-op repeat once Imputer.fit validates them)
+        resolve_device(self.device)
         d = DEFAULTS[self.variant]
         self.alpha_ = float(d["alpha"] if self.alpha is None else self.alpha)
         self.hint_rate_ = float(d["hint_rate"] if self.hint_rate is None else self.hint_rate)
         self.hint_fill_ = float(d["hint_fill"])
         vf = d["validation_fraction"] if self.validation_fraction is None else self.validation_fraction
         self.validation_fraction_ = float(vf)
-        if not (np.isfinite(self.alpha_) and self.alpha_ >= 0):
-            raise ValueError(f"alpha (weight of the reconstruction loss) must be >= 0, got {self.alpha!r}")
-        if not 0.0 <= self.hint_rate_ <= 1.0:
-            raise ValueError(f"hint_rate must be a probability in [0, 1], got {self.hint_rate!r}")
-        if not 0.0 <= self.validation_fraction_ < 1.0:
-            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}")
-        for name in ("iterations", "batch_size", "eval_every"):
-            v = getattr(self, name)
-            if not isinstance(v, int | np.integer) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-        if not self.noise_scale >= 0:
-            raise ValueError(f"noise_scale (upper end of the U(0, s) noise) must be >= 0, got {self.noise_scale!r}")
-        if self.hidden_dim is not None and (not isinstance(self.hidden_dim, int | np.integer) or self.hidden_dim < 1):
-            raise ValueError(f"hidden_dim must be a positive integer or None (= data width), got {self.hidden_dim!r}")
+
+    def _not_config(self) -> set[str]:
+        """Parameters that do not change results: the checkpoint path, and the harness options at their no-op
+        defaults (so the cache keys of cells computed before the harness stay the same)."""
+        return (super()._not_config() | {"checkpoint"}
+                | {"max_extensions"} if self.max_extensions == 0 else set())
 
     def _seed(self, *keys: object) -> int:
         """A seed for one random stream, derived from ``random_state`` (or one fresh seed per fit)."""
@@ -140,8 +150,10 @@ class GAINImputer(Imputer):
         col = np.repeat(np.arange(len(schema)), self.widths_)
         is_cat = schema.categorical_mask[col] & (self.variant == "modified")
         k = self.widths_[col].astype(np.float32)
-        dev = torch.device(self.device)
+        dev = resolve_device(self.device)
         self._slot_col = torch.as_tensor(col, device=dev)
+        self._widths_t = torch.as_tensor(self.widths_, device=dev)  # built once, not at every step
+        self._one_slot, self._width = bool((self.widths_ == 1).all()), int(self.offsets_[-1])
         self._slot_cat = torch.as_tensor(is_cat, device=dev)
         self._w_ce = torch.as_tensor(np.where(is_cat, 0.2 / k, 0.0), dtype=torch.float32, device=dev)
         self._w_l2 = torch.as_tensor(np.where(is_cat, 0.8 / k, 1.0), dtype=torch.float32, device=dev)
@@ -163,11 +175,15 @@ class GAINImputer(Imputer):
         return wide.astype(np.float32), m
 
     def _wide_mask(self, m: torch.Tensor) -> torch.Tensor:
-        return torch.repeat_interleave(m, torch.as_tensor(self.widths_, device=m.device), dim=1)
+        """The per-column mask repeated over each column's slots (itself when every column has one slot)."""
+        if self._one_slot:
+            return m
+        return torch.repeat_interleave(m, self._widths_t, dim=1, output_size=self._width)
 
-    def _generate(self, x: torch.Tensor, m: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def _generate(self, x: torch.Tensor, m: torch.Tensor, generator: torch.Generator,
+                  mw: torch.Tensor | None = None) -> torch.Tensor:
         """One generator pass: x~ = m*x + (1-m)*U(0, noise_scale), output through sigmoid / softmax."""
-        mw = self._wide_mask(m)
+        mw = self._wide_mask(m) if mw is None else mw
         z = torch.rand(x.shape, generator=generator, device=x.device) * float(self.noise_scale)
         x_tilde = mw * x + (1.0 - mw) * z
         logits = self.G_(torch.cat([x_tilde, m], dim=1))
@@ -203,7 +219,7 @@ class GAINImputer(Imputer):
         if hasattr(self, "seed_"):
             del self.seed_
         self.schema_ = schema
-        dev = torch.device(self.device)
+        dev = resolve_device(self.device)
         # min-max statistics of the observed training cells (utils.normalization)
         self.min_ = np.nanmin(X, axis=0)
         self.max_ = np.nanmax(X, axis=0)
@@ -214,6 +230,7 @@ class GAINImputer(Imputer):
         rng = np.random.default_rng(self._seed("fit"))
         gen = torch.Generator(device=dev).manual_seed(self._seed("torch"))
         X_train, held = self._hold_out(X, rng)
+        self._held_columns: list | None = None
 
         width = int(self.offsets_[-1])
         n_feat = len(schema)
@@ -225,41 +242,50 @@ class GAINImputer(Imputer):
         opt_d = torch.optim.Adam(self.D_.parameters(), lr=float(self.learning_rate))
 
         wide, m = self._encode(X_train)
-        wide_t, m_t = torch.as_tensor(wide, device=dev), torch.as_tensor(m, device=dev)
+        wide_t, m_t = torch.as_tensor(wide, device=dev), torch.as_tensor(m, device=dev)  # moved once
         n_rows = wide_t.shape[0]
         batch = min(int(self.batch_size), n_rows)
-        best_score, best_state, best_it = np.inf, None, int(self.iterations)
-        self.history_ = []
-        for it in range(1, int(self.iterations) + 1):
+        G, D, alpha = self.G_, self.D_, self.alpha_
+
+        def step(it: int) -> None:
             # authors' sample_batch_index: a random batch without replacement
             idx = torch.as_tensor(rng.choice(n_rows, size=batch, replace=False), device=dev)
             xb, mb = wide_t[idx], m_t[idx]
             h = gain_hint(mb, self.hint_rate_, self.hint_fill_, gen)
             mw = self._wide_mask(mb)
-            g = self._generate(xb, mb, gen)
+            g = self._generate(xb, mb, gen, mw)
             x_hat = mw * xb + (1.0 - mw) * g
             # discriminator step: -mean[m log D + (1-m) log(1-D)] over all cells (authors' gain.py)
-            d_prob = torch.sigmoid(self.D_(torch.cat([x_hat.detach(), h], dim=1)))
+            d_prob = torch.sigmoid(D(torch.cat([x_hat.detach(), h], dim=1)))
             d_loss = -torch.mean(mb * torch.log(d_prob + LOG_EPS) + (1 - mb) * torch.log(1 - d_prob + LOG_EPS))
             opt_d.zero_grad()
             d_loss.backward()
             opt_d.step()
             # generator step against the updated D, same batch/noise/hint (one sess.run after the other)
-            d_prob = torch.sigmoid(self.D_(torch.cat([x_hat, h], dim=1)))
+            d_prob = torch.sigmoid(D(torch.cat([x_hat, h], dim=1)))
             g_adv = -torch.mean((1 - mb) * torch.log(d_prob + LOG_EPS))
-            g_loss = g_adv + self.alpha_ * self._reconstruction(xb, g, mb)
+            g_loss = g_adv + alpha * self._reconstruction(xb, g, mb)
             opt_g.zero_grad()
             g_loss.backward()
             opt_g.step()
-            if held is not None and (it % int(self.eval_every) == 0 or it == int(self.iterations)):
-                score = self._validation_score(X_train, held)
-                self.history_.append((it, score))
-                if score < best_score:  # A.4: the number of iterations is chosen on held-out cells
-                    best_score, best_state, best_it = score, copy.deepcopy(self.G_.state_dict()), it
-        if best_state is not None:
-            self.G_.load_state_dict(best_state)
-        self.best_iteration_ = best_it
-        self.validation_score_ = float(best_score) if np.isfinite(best_score) else float("nan")
+
+        def score(it: int) -> float:  # higher is better: minus the held-out error (A.4 picks the iteration)
+            return -self._validation_score(X_train, held, encoded=(wide_t, m_t))  # encoded once per fit
+
+        key = repr((self.config(), self.seed_, X.shape))
+        res = fit_loop(step, max_epochs=int(self.iterations), score=score if held is not None else None,
+                       validate_every=int(self.eval_every), max_extensions=int(self.max_extensions), keep=G,
+                       state=LoopState(modules={"D": D}, optimizers={"G": opt_g, "D": opt_d},
+                                       generators={"torch": gen}, rngs={"batches": rng}),
+                       checkpoint=self.checkpoint, key=key, unit="iteration", verbose=bool(self.verbose),
+                       desc=f"gain-{self.variant}")
+        self.history_ = [(it, -s) for it, s in zip(res.val_epochs, res.val_scores, strict=True)]
+        self.fit_info_ = res.info.to_dict()
+        if self.fit_info_["best_score"] is not None:
+            self.fit_info_["best_score"] = -self.fit_info_["best_score"]  # reported as the error it is
+        self.best_iteration_ = res.info.best_epoch
+        best = res.info.best_score
+        self.validation_score_ = -float(best) if best is not None else float("nan")
         self.D_ = None  # not needed to impute; not saved
 
     def _rounding_columns(self, X: np.ndarray, schema: Schema) -> np.ndarray:
@@ -299,30 +325,36 @@ class GAINImputer(Imputer):
         self.held_truth_ = X[held]
         return X_train, held
 
-    def _validation_score(self, X_train: np.ndarray, held: np.ndarray) -> float:
+    def _validation_score(self, X_train: np.ndarray, held: np.ndarray,
+                          encoded: tuple[torch.Tensor, torch.Tensor] | None = None) -> float:
         """Mean over columns of NRMSE (real, observed-std scaled) or error rate (categorical) on held-out cells."""
-        imputed = self._impute(X_train, 1, seed_key="validation")[0]
-        truth = np.full(X_train.shape, np.nan)
-        truth[held] = self.held_truth_
+        imputed = self._impute(X_train, 1, seed_key="validation", encoded=encoded)[0]
+        if self._held_columns is None:  # what does not change between validations, computed once per fit
+            truth = np.full(X_train.shape, np.nan)
+            truth[held] = self.held_truth_
+            self._held_columns = [(j, held[:, j], truth[held[:, j], j], feat.is_categorical,
+                                   0.0 if feat.is_categorical else float(np.nanstd(X_train[:, j])))
+                                  for j, feat in enumerate(self.schema_) if held[:, j].any()]
         errs = []
-        for j, feat in enumerate(self.schema_):
-            cells = held[:, j]
-            if not cells.any():
-                continue
-            t, p = truth[cells, j], imputed[cells, j]
-            if feat.is_categorical:
+        for j, cells, t, is_cat, sd in self._held_columns:
+            p = imputed[cells, j]
+            if is_cat:
                 errs.append(float(np.mean(np.rint(p) != t)))
             else:
-                sd = float(np.nanstd(X_train[:, j]))
                 errs.append(float(np.sqrt(np.mean((p - t) ** 2)) / sd) if sd > 0 else 0.0)
         return float(np.mean(errs)) if errs else float("inf")
 
     # -- imputation ----------------------------------------------------------------------------------------
-    def _impute(self, X: np.ndarray, n: int, seed_key: str = "impute") -> np.ndarray:
-        dev = torch.device(self.device)
+    def _impute(self, X: np.ndarray, n: int, seed_key: str = "impute",
+                encoded: tuple[torch.Tensor, torch.Tensor] | None = None) -> np.ndarray:
+        """``n`` imputations of ``X``; ``encoded`` = ``X`` already in the network layout on the device."""
+        dev = resolve_device(self.device)
         gen = torch.Generator(device=dev).manual_seed(self._seed(seed_key))
-        wide, m = self._encode(X)
-        wide_t, m_t = torch.as_tensor(wide, device=dev), torch.as_tensor(m, device=dev)
+        if encoded is None:
+            wide, m = self._encode(X)
+            wide_t, m_t = torch.as_tensor(wide, device=dev), torch.as_tensor(m, device=dev)
+        else:
+            wide_t, m_t = encoded
         out = np.empty((n, *X.shape))
         self.G_.eval()
         with torch.no_grad():
@@ -354,7 +386,8 @@ class GAINImputer(Imputer):
     def _get_state(self) -> dict[str, np.ndarray]:
         state = {f"G.{k}": v.detach().cpu().numpy() for k, v in self.G_.state_dict().items()}
         state.update(min=self.min_, max=self.max_, round=self.round_, seed=np.array(self.seed_),
-                     best_iteration=np.array(self.best_iteration_), validation_score=np.array(self.validation_score_))
+                     best_iteration=np.array(self.best_iteration_), validation_score=np.array(self.validation_score_),
+                     fit_info=np.array(json.dumps(self.fit_info_)))
         return state
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
@@ -364,11 +397,12 @@ class GAINImputer(Imputer):
         self.round_ = np.asarray(state["round"], dtype=bool)
         self.best_iteration_ = int(state["best_iteration"])
         self.validation_score_ = float(state["validation_score"])
+        self.fit_info_ = json.loads(str(state["fit_info"])) if "fit_info" in state else {}
         self._layout(self.schema_)
         width, n_feat = int(self.offsets_[-1]), len(self.schema_)
         g_state = {k[2:]: torch.as_tensor(v) for k, v in state.items() if k.startswith("G.")}
         hidden = int(g_state["0.weight"].shape[0])
         self.G_ = he_normal_mlp(width + n_feat, hidden, width, torch.Generator().manual_seed(0))
         self.G_.load_state_dict(g_state)
-        self.G_.to(torch.device(self.device))
+        self.G_.to(resolve_device(self.device))
         self.D_ = None

@@ -16,35 +16,38 @@ Training masks (:func:`training_mask`):
   value to show, so they stay unobserved whatever b1 says (eq. (9)).
 
 Encoding, the parameter layout and the masked mixed likelihood come from :mod:`vaeac_bench.nn` (shared
-with VAEAC). The network is pluggable (``network="package.module:factory"``, called as
+with VAEAC), and so do the residual MLP and the training loop (:mod:`vaeac_bench.nn.harness`). The network
+is chosen by registered name (``network="mlp"``; :func:`register_network` adds one, called as
 ``factory(n_in, n_out, **network_kwargs)`` on the input ``concat(one-hot(x) * (1 - b), b)``), so the image
 issue can reuse this class on MNIST (table 5): binary pixels are categorical features with K = 2, i.e. a
-Bernoulli likelihood.
+Bernoulli likelihood. No module is ever imported by name, so a saved model cannot run code.
 """
 
 from __future__ import annotations
 
-import copy
-import importlib
+import json
+import os
 from collections.abc import Callable
+from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from ..encoding import Standardizer
 from ..nn import (
     FeatureLayout,
     LayoutTensors,
-    ResidualBlock,
+    ResidualMLP,
     build_seeded,
     log_prob,
-    make_activation,
     observed_input,
     one_hot,
     sample,
 )
+from ..nn.harness import LoopState, fit_loop, resolve_device
 from ..schema import Schema
 from ..seeding import derive_seed
 from ..validation import check_matrix
@@ -55,20 +58,6 @@ SAMPLING = ("sample", "most_probable")
 
 
 # --- network --------------------------------------------------------------------------------------------
-class ResidualMLP(nn.Module):
-    """Linear -> LeakyReLU, ``depth`` residual blocks x + LReLU(Linear(x)), linear head (VAEAC prior-net trunk)."""
-
-    def __init__(self, n_in: int, n_out: int, hidden: int = 256, depth: int = 10):
-        super().__init__()
-        self.inp = nn.Linear(n_in, hidden)
-        self.act = make_activation("leaky_relu")
-        self.blocks = nn.Sequential(*[ResidualBlock(hidden) for _ in range(depth)])
-        self.out = nn.Linear(hidden, n_out)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out(self.blocks(self.act(self.inp(x))))
-
-
 class InputClamp(nn.Module):
     """Clamp each input slot to the range seen in training before calling ``net``.
 
@@ -88,24 +77,31 @@ class InputClamp(nn.Module):
 
 
 def make_mlp(n_in: int, n_out: int, hidden: int = 256, depth: int = 10) -> nn.Module:
-    """Default UM network factory: the residual MLP of the VAEAC reference prior net (width 256, 10 blocks)."""
-    return ResidualMLP(n_in, n_out, hidden=hidden, depth=depth)
+    """Default UM network: the shared residual MLP of the VAEAC reference prior net (width 256, 10 blocks)."""
+    return ResidualMLP(n_in, n_out, width=hidden, depth=depth)
+
+
+#: UM networks by name, each called as ``factory(n_in, n_out, **network_kwargs)``; a saved model names one of
+#: these, never a module to import (issue 9 item 13). Add one with :func:`register_network`.
+NETWORKS: dict[str, Callable[..., nn.Module]] = {"mlp": make_mlp}
+
+
+def register_network(name: str, factory: Callable[..., nn.Module]) -> None:
+    """Make ``factory`` available as ``UniversalMarginalizer(network=name)`` (e.g. a conv net for images)."""
+    if not isinstance(name, str) or not name.isidentifier() or name in NETWORKS:
+        raise ValueError(f"network name must be a new identifier, got {name!r} (known: {sorted(NETWORKS)})")
+    if not callable(factory):
+        raise ValueError(f"the factory registered as {name!r} must be callable")
+    NETWORKS[name] = factory
 
 
 def resolve_network(name: str) -> Callable[..., nn.Module]:
-    """``"mlp"`` or ``"package.module:factory"``; a factory is called as ``factory(n_in, n_out, **network_kwargs)``."""
-    if name == "mlp":
-        return make_mlp
-    if not isinstance(name, str) or ":" not in name:
-        raise ValueError(f"network must be 'mlp' or 'package.module:factory', got {name!r}")
-    mod, attr = name.split(":", 1)
+    """The registered factory called ``name``; anything else (e.g. ``"module:attr"``) is refused."""
     try:
-        factory = getattr(importlib.import_module(mod), attr)
-    except (ImportError, AttributeError) as err:
-        raise ValueError(f"network factory {name!r} cannot be imported ({err})") from None
-    if not callable(factory):
-        raise ValueError(f"network factory {name!r} is not callable")
-    return factory
+        return NETWORKS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"network must be a registered name, one of {sorted(NETWORKS)}, got {name!r}; "
+                         "register others with vaeac_bench.methods.um.register_network") from None
 
 
 def um_input(x: torch.Tensor, b: torch.Tensor, lt: LayoutTensors) -> torch.Tensor:
@@ -200,13 +196,27 @@ class UniversalMarginalizer(Imputer):
     """
 
     multiple: ClassVar[bool] = True
+    _POS_INT: ClassVar[list] = [Interval(Integral, 1, None, closed="left")]
+    #: every constructor parameter's allowed values (scikit-learn's parameter validation, checked at fit)
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "mask_training": [StrOptions(set(MASK_TRAINING))], "missing_rate": [Interval(Real, 0, 1, closed="both")],
+        "hidden": _POS_INT, "depth": [Interval(Integral, 0, None, closed="left")], "epochs": [*_POS_INT, None],
+        "steps": _POS_INT, "batch_size": _POS_INT, "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")], "learn_sigma": ["boolean"],
+        "sampling": [StrOptions(set(SAMPLING))], "network": [str], "network_kwargs": [dict, None],
+        "impute_batch": _POS_INT, "patience": [*_POS_INT, None],
+        "max_extensions": [Interval(Integral, 0, None, closed="left")],
+        "random_state": [Interval(Integral, 0, None, closed="left"), None], "device": [str, torch.device],
+        "checkpoint": [str, os.PathLike, None], "verbose": ["verbose"],
+    }
 
     def __init__(self, mask_training: str = "fixed", missing_rate: float = 0.2, hidden: int = 256, depth: int = 10,
                  epochs: int | None = None, steps: int = 5000, batch_size: int = 64, learning_rate: float = 3e-4,
                  validation_fraction: float = 0.25, learn_sigma: bool = True, sampling: str = "sample",
                  network: str = "mlp",
-                 network_kwargs: dict | None = None, impute_batch: int = 16384,
-                 random_state: int | None = None, device: str = "cpu"):
+                 network_kwargs: dict | None = None, impute_batch: int = 16384, patience: int | None = None,
+                 max_extensions: int = 0, random_state: int | None = None, device: str = "cpu",
+                 checkpoint: str | None = None, verbose: int = 0):
         self.mask_training = mask_training
         self.missing_rate = missing_rate
         self.hidden = hidden
@@ -221,35 +231,26 @@ class UniversalMarginalizer(Imputer):
         self.network = network
         self.network_kwargs = network_kwargs
         self.impute_batch = impute_batch
+        self.patience = patience
+        self.max_extensions = max_extensions
         self.random_state = random_state
         self.device = device
+        self.checkpoint = checkpoint
+        self.verbose = verbose
 
     # -- checks -----------------------------------------------------------------------------------------
     def _check_params(self) -> None:
-        """Refuse bad hyper-parameters with the argument's name and the allowed values."""
-        if self.mask_training not in MASK_TRAINING:
-            raise ValueError(f"mask_training must be one of {MASK_TRAINING} ('fixed' = appendix B.3), "
-                             f"got {self.mask_training!r}")
-        if not 0.0 <= float(self.missing_rate) <= 1.0:
-            raise ValueError("missing_rate (MCAR rate of the training masks) must be in [0, 1], "
-                             f"got {self.missing_rate!r}")
-        for name in ("hidden", "steps", "batch_size", "impute_batch"):
-            v = getattr(self, name)
-            if not isinstance(v, int | np.integer) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        if not isinstance(self.depth, int | np.integer) or self.depth < 0:
-            raise ValueError(f"depth (number of residual blocks) must be an integer >= 0, got {self.depth!r}")
-        if self.epochs is not None and (not isinstance(self.epochs, int | np.integer) or self.epochs < 1):
-            raise ValueError(f"epochs must be a positive integer or None (automatic), got {self.epochs!r}")
-        if not float(self.learning_rate) > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-        if not 0.0 <= float(self.validation_fraction) < 1.0:
-            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}")
-        if self.sampling not in SAMPLING:
-            raise ValueError(f"sampling must be one of {SAMPLING}, got {self.sampling!r}")
-        if self.network_kwargs is not None and not isinstance(self.network_kwargs, dict):
-            raise ValueError(f"network_kwargs must be a dict or None, got {type(self.network_kwargs).__name__}")
+        """Validate ``_parameter_constraints`` and the network name (a no-op repeat once Imputer.fit validates)."""
+        self._validate_params()
         resolve_network(self.network)
+        resolve_device(self.device)
+
+    def _not_config(self) -> set[str]:
+        """Parameters that do not change results: the checkpoint path, and the harness options at their no-op
+        defaults (so the cache keys of cells computed before the harness stay the same)."""
+        return (super()._not_config() | {"checkpoint"}
+                | ({"max_extensions"} if self.max_extensions == 0 else set())
+                | ({"patience"} if self.patience is None else set()))
 
     def _seed(self, *keys: object) -> int:
         if not hasattr(self, "seed_"):
@@ -262,7 +263,7 @@ class UniversalMarginalizer(Imputer):
 
         ``low``/``high``: per-column range of the standardised training values (the input clamp).
         """
-        dev = torch.device(self.device)
+        dev = resolve_device(self.device)
         self.layout_ = FeatureLayout.from_schema(self.schema_, learn_sigma=bool(self.learn_sigma))
         self.lt_ = self.layout_.tensors(dev)
         n_in, n_out = self.layout_.in_width + self.layout_.n_features, self.layout_.out_width
@@ -285,7 +286,7 @@ class UniversalMarginalizer(Imputer):
                                torch.as_tensor(hi, dtype=torch.float32, device=dev))
 
     def _to_model(self, X: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(self.scaler_.transform(X), dtype=torch.float32, device=torch.device(self.device))
+        return torch.as_tensor(self.scaler_.transform(X), dtype=torch.float32, device=resolve_device(self.device))
 
     # -- fit ---------------------------------------------------------------------------------------------
     def _fit(self, X: np.ndarray, schema: Schema) -> None:
@@ -296,7 +297,7 @@ class UniversalMarginalizer(Imputer):
         self.scaler_ = Standardizer().fit(X, schema)
         Z = self.scaler_.transform(X)
         self._build(np.nanmin(Z, axis=0), np.nanmax(Z, axis=0))
-        dev = torch.device(self.device)
+        dev = resolve_device(self.device)
         gen = torch.Generator(device=dev).manual_seed(self._seed("masks"))
         rng = np.random.default_rng(self._seed("rows"))
 
@@ -314,11 +315,11 @@ class UniversalMarginalizer(Imputer):
             vgen = torch.Generator(device=dev).manual_seed(self._seed("validation"))
             val_b = training_mask(torch.isnan(val), rate, self.mask_training, vgen)
         opt = torch.optim.Adam(self.net_.parameters(), lr=float(self.learning_rate))
-        best, best_state, best_epoch = -np.inf, None, epochs
-        self.history_ = []
-        for epoch in range(1, epochs + 1):
+
+        def step(epoch: int) -> torch.Tensor:
             order = torch.as_tensor(rng.permutation(len(tr)), device=dev)
             self.net_.train()
+            total = torch.zeros((), device=dev)
             for s in range(0, len(tr), batch):
                 xb = tr[order[s:s + batch]]
                 b = training_mask(torch.isnan(xb), rate, self.mask_training, gen)
@@ -326,23 +327,30 @@ class UniversalMarginalizer(Imputer):
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-            if n_val:
-                self.net_.eval()
-                with torch.no_grad():
-                    score = float(torch.cat([um_objective(self.net_, self.lt_, val[s:s + 4096], val_b[s:s + 4096])
-                                             for s in range(0, n_val, 4096)]).mean())
-                self.history_.append((epoch, score))
-                if score >= best:  # ties go to the later epoch, as in the reference code
-                    best, best_state, best_epoch = score, copy.deepcopy(self.net_.state_dict()), epoch
-        if best_state is not None:
-            self.net_.load_state_dict(best_state)
+                total += loss.detach()
+            return total / per_epoch
+
+        def score(epoch: int) -> float:
+            self.net_.eval()
+            with torch.no_grad():
+                return float(torch.cat([um_objective(self.net_, self.lt_, val[s:s + 4096], val_b[s:s + 4096])
+                                        for s in range(0, n_val, 4096)]).mean())
+
+        key = repr((self.config(), self.seed_, X.shape))
+        res = fit_loop(step, max_epochs=epochs, score=score if n_val else None, patience=self.patience,
+                       max_extensions=int(self.max_extensions), keep=self.net_,
+                       state=LoopState(optimizers={"adam": opt}, generators={"masks": gen}, rngs={"rows": rng}),
+                       checkpoint=self.checkpoint, key=key, verbose=bool(self.verbose), desc="um")
         self.net_.eval()
-        self.best_epoch_ = best_epoch
-        self.validation_objective_ = float(best) if np.isfinite(best) else float("nan")
+        self.history_ = list(zip(res.val_epochs, res.val_scores, strict=True))
+        self.fit_info_ = res.info.to_dict()
+        self.best_epoch_ = res.info.best_epoch
+        best = res.info.best_score
+        self.validation_objective_ = float(best) if best is not None else float("nan")
 
     # -- impute / likelihood --------------------------------------------------------------------------------
     def _impute(self, X: np.ndarray, n: int) -> np.ndarray:
-        dev = torch.device(self.device)
+        dev = resolve_device(self.device)
         gen = torch.Generator(device=dev).manual_seed(self._seed("impute"))
         data = self._to_model(X)
         b = torch.isnan(data).to(torch.float32)
@@ -367,7 +375,7 @@ class UniversalMarginalizer(Imputer):
         if b_np.shape != X.shape:
             raise ValueError(f"mask has shape {b_np.shape} but X has shape {X.shape}; pass one 0/1 flag per cell")
         b_np = b_np.astype(bool) | np.isnan(X)  # an unknown value cannot be observed
-        dev = torch.device(self.device)
+        dev = resolve_device(self.device)
         gen = torch.Generator(device=dev).manual_seed(derive_seed("um-ll", int(seed)))
         data, b = self._to_model(X), torch.as_tensor(b_np, dtype=torch.float32, device=dev)
         ll = torch.cat([chain_rule_log_likelihood(self.net_, self.lt_, data[s:s + 4096], b[s:s + 4096], gen)
@@ -380,7 +388,8 @@ class UniversalMarginalizer(Imputer):
         state = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
         state.update(self.scaler_.get_state())
         state.update(seed=np.array(self.seed_), best_epoch=np.array(self.best_epoch_), epochs=np.array(self.epochs_),
-                     validation_objective=np.array(self.validation_objective_))
+                     validation_objective=np.array(self.validation_objective_),
+                     fit_info=np.array(json.dumps(self.fit_info_)))
         return state
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
@@ -394,3 +403,4 @@ class UniversalMarginalizer(Imputer):
         self.best_epoch_ = int(state["best_epoch"])
         self.epochs_ = int(state["epochs"])
         self.validation_objective_ = float(state["validation_objective"])
+        self.fit_info_ = json.loads(str(state["fit_info"])) if "fit_info" in state else {}

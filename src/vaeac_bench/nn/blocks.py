@@ -44,6 +44,48 @@ class ResidualBlock(nn.Module):
         return x + self.act(self.linear(x))
 
 
+class ResidualMLP(nn.Module):
+    """Linear + act, ``depth`` :class:`ResidualBlock` s (or plain ``hidden_sizes`` layers), a linear head.
+
+    The one fully connected trunk of the suite: VAEAC's proposal and prior networks (facts §1.3, head of
+    width 2·latent) and the UM's network (§5.3, head = the likelihood parameters) are both this class.
+    ``hidden_sizes`` switches to plain Linear + act layers of those widths (appendix C.2).
+    :meth:`features` also returns the activations the VAEAC generator's skip connections read.
+    """
+
+    def __init__(self, n_in: int, n_out: int, width: int = 256, depth: int = 10, activation: str = "leaky_relu",
+                 hidden_sizes: tuple[int, ...] | None = None):
+        super().__init__()
+        self.act = make_activation(activation)
+        if hidden_sizes is None:
+            self.inp = nn.Linear(n_in, width)
+            self.layers = nn.ModuleList(ResidualBlock(width, activation) for _ in range(depth))
+            last = width
+            self.residual = True
+        else:
+            self.inp = nn.Linear(n_in, hidden_sizes[0])
+            self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(hidden_sizes[:-1], hidden_sizes[1:],
+                                                                         strict=True))
+            last = hidden_sizes[-1]
+            self.residual = False
+        self.head = nn.Linear(last, n_out)
+
+    def features(self, x: torch.Tensor, keep: bool = False) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The last hidden state and, with ``keep``, the input of every layer followed by that state."""
+        h = self.act(self.inp(x))
+        saved = []
+        for layer in self.layers:
+            if keep:
+                saved.append(h)
+            h = layer(h) if self.residual else self.act(layer(h))
+        if keep:
+            saved.append(h)
+        return h, saved
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x)[0])
+
+
 class SplitLinear(nn.Module):
     """``Linear(concat(a, b))`` with its weight stored as the two blocks ``[W_a | W_b]``.
 

@@ -9,20 +9,24 @@ with σ fixed at 1 (A.2), categorical columns one-hot with a categorical likelih
 from __future__ import annotations
 
 import math
-from typing import Any
+import os
+from numbers import Integral, Real
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ...encoding import Standardizer
-from ...nn import FeatureLayout
+from ...nn import ACTIVATIONS, FeatureLayout
+from ...nn.harness import resolve_device
 from ...schema import Schema
 from ...seeding import derive_seed
 from ..base import Imputer
 from .estimators import iwae_log_likelihood, mc_log_likelihood
 from .model import Batch, ObjectiveConfig, VAEACModel
 from .networks import ArchConfig
-from .training import TrainConfig, TrainHistory, train
+from .training import MODES, TrainConfig, TrainHistory, train
 
 # default budget: about this many optimiser steps, within [MIN_EPOCHS, MAX_EPOCHS] epochs (docs/vaeac.md)
 TARGET_STEPS = 6000
@@ -30,6 +34,7 @@ MIN_EPOCHS = 50
 MAX_EPOCHS = 500
 DEFAULT_VALIDATE_EVERY = 5  # fast mode: validation IWAE every 5 epochs (reference mode: every epoch)
 DEFAULT_PATIENCE = 50  # fast mode: stop after 50 epochs without a better validation IWAE
+DEFAULT_EXTENSIONS = 2  # fast mode: up to two +50% budget extensions while the best epoch is the last ones
 
 
 def default_epochs(n_rows: int, batch_size: int = 64, validation_fraction: float = 0.25) -> int:
@@ -41,16 +46,6 @@ def default_epochs(n_rows: int, batch_size: int = 64, validation_fraction: float
     n_train = max(1, n_rows - math.ceil(n_rows * validation_fraction))
     steps_per_epoch = max(1, math.ceil(n_train / batch_size))
     return int(min(MAX_EPOCHS, max(MIN_EPOCHS, math.ceil(TARGET_STEPS / steps_per_epoch))))
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``"cpu"`` (default), ``"cuda"``/``"cuda:N"``, or ``"auto"`` (CUDA when available)."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was asked for but CUDA is not available; use device='cpu' or 'auto'")
-    return dev
 
 
 class VAEACMethod(Imputer):
@@ -65,16 +60,34 @@ class VAEACMethod(Imputer):
     """
 
     version = 1
+    _POS_INT: ClassVar[list] = [Interval(Integral, 1, None, closed="left")]
+    _FLAG: ClassVar[list] = ["boolean"]
+    #: every constructor parameter's allowed values (scikit-learn's parameter validation, checked at fit)
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "alpha": [Interval(Real, 0, 1, closed="both")], "delta_prior": _FLAG, "width": _POS_INT,
+        "depth": [Interval(Integral, 0, None, closed="left")], "latent_dim": _POS_INT,
+        "activation": [StrOptions(set(ACTIVATIONS))], "skip_connections": _FLAG, "hidden_sizes": ["array-like", None],
+        "epochs": [*_POS_INT, None], "batch_size": _POS_INT, "lr": [Interval(Real, 0, None, closed="neither")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")], "validation_samples": _POS_INT,
+        "validate_every": _POS_INT, "patience": [*_POS_INT, None],
+        "max_extensions": [Interval(Integral, 0, None, closed="left")],
+        "mask_prob": [Interval(Real, 0, 1, closed="both"), "array-like"], "learn_sigma": _FLAG,
+        "sample_most_probable": _FLAG, "standardize": _FLAG, "sigma_mu": [Interval(Real, 0, None, closed="left")],
+        "sigma_sigma": [Interval(Real, 0, None, closed="left")], "mode": [StrOptions(set(MODES))], "bf16": _FLAG,
+        "random_state": [Interval(Integral, 0, None, closed="left"), None], "device": [str, torch.device],
+        "checkpoint": [str, os.PathLike, None], "verbose": ["verbose"],
+    }
 
     def __init__(self, alpha: float = 1.0, delta_prior: bool = False, width: int = 256, depth: int = 10,
                  latent_dim: int = 64, activation: str = "leaky_relu", skip_connections: bool = True,
                  hidden_sizes: tuple[int, ...] | None = None, epochs: int | None = None, batch_size: int = 64,
                  lr: float = 3e-4, validation_fraction: float = 0.25, validation_samples: int = 25,
                  validate_every: int = DEFAULT_VALIDATE_EVERY, patience: int | None = DEFAULT_PATIENCE,
-                 mask_prob: float = 0.2,
+                 max_extensions: int = DEFAULT_EXTENSIONS, mask_prob: float = 0.2,
                  learn_sigma: bool = False, sample_most_probable: bool = True, standardize: bool = True,
                  sigma_mu: float = 1e4, sigma_sigma: float = 1e-4, mode: str = "fast", bf16: bool = False,
-                 random_state: int | None = None, device: str = "cpu", verbose: int = 0):
+                 random_state: int | None = None, device: str = "cpu", checkpoint: str | None = None,
+                 verbose: int = 0):
         self.alpha = alpha
         self.delta_prior = delta_prior
         self.width = width
@@ -90,6 +103,7 @@ class VAEACMethod(Imputer):
         self.validation_samples = validation_samples
         self.validate_every = validate_every
         self.patience = patience
+        self.max_extensions = max_extensions
         self.mask_prob = mask_prob
         self.learn_sigma = learn_sigma
         self.sample_most_probable = sample_most_probable
@@ -100,6 +114,7 @@ class VAEACMethod(Imputer):
         self.bf16 = bf16
         self.random_state = random_state
         self.device = device
+        self.checkpoint = checkpoint
         self.verbose = verbose
 
     @property
@@ -126,6 +141,7 @@ class VAEACMethod(Imputer):
                            validation_samples=int(self.validation_samples),
                            validate_every=1 if reference else int(self.validate_every),
                            patience=None if reference or self.patience is None else int(self.patience),
+                           max_extensions=0 if reference else int(self.max_extensions),
                            mask_prob=_mask_prob(self.mask_prob), mode=self.mode, bf16=bool(self.bf16))
 
     def _build_model(self, schema: Schema, seed: int) -> VAEACModel:
@@ -137,6 +153,7 @@ class VAEACMethod(Imputer):
 
     # -- Imputer interface ----------------------------------------------------------------------------------
     def _fit(self, X: np.ndarray, schema: Schema) -> None:
+        self._validate_params()  # _parameter_constraints (a no-op repeat once Imputer.fit validates them)
         self._objective()  # validate alpha / delta_prior before any work
         seed = self.random_state
         if seed is None:
@@ -146,7 +163,9 @@ class VAEACMethod(Imputer):
         Xs = self.scaler_.transform(X)
         cfg = self._train_config(X.shape[0])
         self.model_ = self._build_model(schema, self.seed_)
-        self.history_ = train(self.model_, Xs, cfg, derive_seed(self.seed_, "train"), verbose=self.verbose)
+        self.history_ = train(self.model_, Xs, cfg, derive_seed(self.seed_, "train"), verbose=self.verbose,
+                              checkpoint=self.checkpoint)
+        self.fit_info_ = dict(self.history_.fit_info)
 
     def _impute(self, X: np.ndarray, n: int) -> np.ndarray:
         Xs = self.scaler_.transform(X)
@@ -205,11 +224,16 @@ class VAEACMethod(Imputer):
         self.seed_ = int(state["seed"][0])
         self.scaler_ = Standardizer.from_state(state)
         self.history_ = TrainHistory.from_arrays(state)
+        self.fit_info_ = dict(self.history_.fit_info)
         self.model_ = self._build_model(self.schema_, self.seed_)
         dev = next(self.model_.parameters()).device
         sd = {k[len("model."):]: torch.as_tensor(v, device=dev) for k, v in state.items() if k.startswith("model.")}
         self.model_.load_state_dict(sd)
         self.model_.eval()
+
+    def _not_config(self) -> set[str]:
+        """Parameters that do not change results: also the checkpoint path."""
+        return super()._not_config() | {"checkpoint"}
 
     def config(self) -> dict[str, Any]:
         cfg = super().config()

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ...nn import ResidualBlock, SplitLinear, make_activation
+from ...nn import ResidualMLP, SplitLinear, make_activation
 
 
 @dataclass(frozen=True)
@@ -53,34 +53,15 @@ class ArchConfig:
                              f"{self.depth})")
 
 
-class Trunk(nn.Module):
-    """Input layer + hidden layers + a Gaussian head of width 2d; optionally returns saved activations."""
+class Trunk(ResidualMLP):
+    """The proposal/prior network: the shared :class:`~vaeac_bench.nn.ResidualMLP` with a Gaussian head (2d)."""
 
     def __init__(self, in_width: int, arch: ArchConfig):
-        super().__init__()
-        self.act = make_activation(arch.activation)
-        if arch.hidden_sizes is None:
-            self.inp = nn.Linear(in_width, arch.width)
-            self.layers = nn.ModuleList(ResidualBlock(arch.width, arch.activation) for _ in range(arch.depth))
-            last = arch.width
-            self.residual = True
-        else:
-            sizes = arch.hidden_sizes
-            self.inp = nn.Linear(in_width, sizes[0])
-            self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
-            last = sizes[-1]
-            self.residual = False
-        self.head = nn.Linear(last, 2 * arch.latent_dim)
+        super().__init__(in_width, 2 * arch.latent_dim, width=arch.width, depth=arch.depth,
+                         activation=arch.activation, hidden_sizes=arch.hidden_sizes)
 
-    def forward(self, x: torch.Tensor, keep: bool = False) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        h = self.act(self.inp(x))
-        saved = []
-        for layer in self.layers:
-            if keep:
-                saved.append(h)
-            h = layer(h) if self.residual else self.act(layer(h))
-        if keep:
-            saved.append(h)
+    def forward(self, x: torch.Tensor, keep: bool = False) -> tuple[torch.Tensor, list[torch.Tensor]]:  # type: ignore[override]
+        h, saved = self.features(x, keep)
         return self.head(h), saved
 
 

@@ -18,14 +18,16 @@ Every random draw comes from generators seeded by ``seed``, so a CPU run is exac
 
 from __future__ import annotations
 
+import json
 import math
-import time
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from ...nn.harness import LoopState, fit_loop
 from .model import Batch, VAEACModel
 
 MODES = ("fast", "reference")
@@ -42,6 +44,7 @@ class TrainConfig:
     validation_samples: int = 25  # reference IWAE K
     validate_every: int = 1
     patience: int | None = None  # epochs without improvement before stopping (None: never)
+    max_extensions: int = 0  # budget extensions (+50% each) when the best epoch is in the last patience window
     mask_prob: float | tuple[float, ...] = 0.2  # A.2; a tuple gives p(b_i = 1) per column (§4.1: p(b) is free)
     mode: str = "fast"
     bf16: bool = False  # bf16 autocast of the training forward pass (CPU/CUDA)
@@ -75,6 +78,7 @@ class TrainHistory:
     train_loss: list[float] = field(default_factory=list)
     seconds: float = 0.0
     stopped_early: bool = False
+    fit_info: dict = field(default_factory=dict)  # the harness's FitInfo.to_dict()
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {
@@ -84,6 +88,7 @@ class TrainHistory:
             "hist_val_epochs": np.asarray(self.val_epochs, dtype=np.int64),
             "hist_val_scores": np.asarray(self.val_scores, dtype=np.float64),
             "hist_train_loss": np.asarray(self.train_loss, dtype=np.float64),
+            "hist_fit_info": np.array(json.dumps(self.fit_info)),
         }
 
     @classmethod
@@ -91,7 +96,8 @@ class TrainHistory:
         c = a["hist_counts"]
         bs = a["hist_best_seconds"]
         return cls(int(c[0]), int(c[1]), int(c[2]), int(c[3]), float(bs[0]), a["hist_val_epochs"].tolist(),
-                   a["hist_val_scores"].tolist(), a["hist_train_loss"].tolist(), float(bs[1]), bool(c[4]))
+                   a["hist_val_scores"].tolist(), a["hist_train_loss"].tolist(), float(bs[1]), bool(c[4]),
+                   json.loads(str(a["hist_fit_info"])) if "hist_fit_info" in a else {})
 
 
 def split_validation(n_rows: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -155,18 +161,20 @@ def validation_score(model: VAEACModel, data: Batch, b: torch.Tensor, n_samples:
 
 
 def train(model: VAEACModel, X: np.ndarray, cfg: TrainConfig, seed: int, *, verbose: int = 0,
-          callback: Callable[[int, VAEACModel, TrainHistory], None] | None = None) -> TrainHistory:
+          callback: Callable[[int, VAEACModel, TrainHistory], None] | None = None,
+          checkpoint: str | os.PathLike | None = None) -> TrainHistory:
     """Fit ``model`` on ``X`` (rows, D; standardised, NaN = missing) and restore its best state.
 
-    ``callback(epoch, model, history)`` runs after every epoch (its own time is not counted in
-    ``history.seconds``); the speed script uses it to snapshot the model.
+    The loop itself is :func:`vaeac_bench.nn.harness.fit_loop` (tie rule, early stopping, budget extension,
+    checkpoint/resume). ``callback(epoch, model, history)`` runs after every epoch (its own time is not
+    counted in ``history.seconds``); the speed script uses it to snapshot the model.
     """
     device = next(model.parameters()).device
     ss = np.random.SeedSequence(seed)
     split_seed, torch_seed, val_seed = (int(s.generate_state(1)[0]) for s in ss.spawn(3))
     tr_idx, va_idx = split_validation(X.shape[0], cfg.validation_fraction, np.random.default_rng(split_seed))
     gen = torch.Generator(device=device).manual_seed(torch_seed)
-    xt = torch.as_tensor(X, dtype=torch.float32, device=device)
+    xt = torch.as_tensor(X, dtype=torch.float32, device=device)  # the data moves to the device once
     data = Batch.from_values(xt, model)
     train_data = data[torch.as_tensor(tr_idx, device=device)]
     val_data = data[torch.as_tensor(va_idx, device=device)] if va_idx.size else None
@@ -178,34 +186,17 @@ def train(model: VAEACModel, X: np.ndarray, cfg: TrainConfig, seed: int, *, verb
     if val_data is not None and cfg.mode == "fast":
         fixed_val_b = draw_mask(val_data.missing, cfg.mask_prob, val_gen.manual_seed(val_seed))
 
-    best_state: dict[str, torch.Tensor] | None = None
-
-    def evaluate(epoch: int) -> None:
-        nonlocal best_state
-        if val_data is None:
-            return
+    def evaluate(epoch: int) -> float:
+        assert val_data is not None
         if cfg.mode == "fast":
             b, g = fixed_val_b, val_gen.manual_seed(val_seed + 1)  # same masks and noise at every pass
         else:
             b, g = draw_mask(val_data.missing, cfg.mask_prob, gen), gen  # redrawn every pass (reference)
-        score = validation_score(model, val_data, b, cfg.validation_samples, g, cfg.max_eval_rows)
-        hist.val_epochs.append(epoch)
-        hist.val_scores.append(score)
-        if not math.isfinite(score):
-            return
-        if best_state is None or score >= hist.best_score:  # ties go to the later epoch (reference)
-            hist.best_score, hist.best_epoch = score, epoch
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        if verbose:
-            print(f"epoch {epoch}: validation log-likelihood {score:.4f} "
-                  f"(best {hist.best_score:.4f} @ {hist.best_epoch})")
+        return validation_score(model, val_data, b, cfg.validation_samples, g, cfg.max_eval_rows)
 
-    t0 = time.perf_counter()
-    excluded = 0.0
-    if cfg.mode == "reference":
-        evaluate(0)
     amp = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cfg.bf16)
-    for epoch in range(1, cfg.epochs + 1):
+
+    def step(epoch: int) -> torch.Tensor:
         model.train()
         loss_sum = torch.zeros((), device=device)
         batches = epoch_indices(len(train_data), cfg.batch_size, gen, device)
@@ -218,23 +209,23 @@ def train(model: VAEACModel, X: np.ndarray, cfg: TrainConfig, seed: int, *, verb
             loss.backward()
             opt.step()
             loss_sum += loss.detach()
-        hist.train_loss.append(float(loss_sum) / len(batches))
+        return loss_sum / len(batches)  # stays on the device: no synchronisation per epoch
+
+    def after(epoch: int) -> None:
         hist.epochs_run = epoch
-        if not math.isfinite(hist.train_loss[-1]):
-            raise FloatingPointError(f"training diverged at epoch {epoch} (loss {hist.train_loss[-1]})")
-        if epoch % cfg.validate_every == 0 or epoch == cfg.epochs:
-            evaluate(epoch)
-        if callback is not None:
-            tc = time.perf_counter()
-            callback(epoch, model, hist)
-            excluded += time.perf_counter() - tc
-        if cfg.patience is not None and best_state is not None and epoch - hist.best_epoch >= cfg.patience:
-            hist.stopped_early = epoch < cfg.epochs
-            break
-    hist.seconds = time.perf_counter() - t0 - excluded
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    else:
-        hist.best_epoch = hist.epochs_run
+        callback(epoch, model, hist)  # type: ignore[misc]
+
+    key = json.dumps({"cfg": repr(cfg), "seed": int(seed), "shape": list(X.shape)})
+    res = fit_loop(step, max_epochs=cfg.epochs, score=evaluate if val_data is not None else None,
+                   validate_every=cfg.validate_every, validate_at_start=cfg.mode == "reference",
+                   patience=cfg.patience, max_extensions=cfg.max_extensions, keep=model,
+                   state=LoopState(optimizers={"adam": opt}, generators={"train": gen}), checkpoint=checkpoint,
+                   key=key, verbose=bool(verbose), desc="vaeac", callback=after if callback is not None else None)
+    info = res.info
+    hist.epochs_run, hist.best_epoch = info.epochs_run, info.best_epoch
+    hist.best_score = info.best_score if info.best_score is not None else float("nan")
+    hist.val_epochs, hist.val_scores, hist.train_loss = res.val_epochs, res.val_scores, res.losses
+    hist.seconds, hist.stopped_early = info.seconds, info.stopped == "early"
+    hist.fit_info = info.to_dict()
     model.eval()
     return hist
