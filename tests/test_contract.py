@@ -151,10 +151,6 @@ def test_an_unregistered_method_cannot_be_saved(data, tmp_path):
         Local().fit(obs, schema).save(tmp_path / "x")
 
 
-# methods whose parameter constraints another branch adds (issue 9, item 12); remove once they all declare them
-_CONSTRAINTS_PENDING = {"VAEACMethod", "GAINImputer", "UniversalMarginalizer"}
-
-
 class _Invalid:
     """A value no constraint accepts."""
 
@@ -176,8 +172,6 @@ def test_every_parameter_is_validated_at_fit_with_a_message_naming_it(name, data
     truth, obs, schema = data
     klass = REGISTRY[name].load_class()
     constraints = klass._parameter_constraints
-    if not constraints and klass.__name__ in _CONSTRAINTS_PENDING:
-        pytest.xfail(f"{klass.__name__} declares its _parameter_constraints on another branch")
     params = build(name, quick=True).get_params(deep=False)
     assert set(params) <= set(constraints), f"{name}: no constraint for {sorted(set(params) - set(constraints))}"
     for param, rule in constraints.items():

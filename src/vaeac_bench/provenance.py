@@ -24,7 +24,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 #: the protocol code shared by every cell (splits, masks, metrics, validation, loading)
 COMMON_CODE: tuple[str, ...] = (
     "methods/base.py", "validation.py", "schema.py", "seeding.py", "metrics.py", "datasets/splits.py",
-    "datasets/masks.py", "datasets/spec.py", "datasets/loaders.py",
+    "datasets/masks.py", "datasets/spec.py", "datasets/loaders.py", "datasets/mechanisms_extra.py",
 )
 
 

@@ -18,7 +18,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -164,7 +164,7 @@ def compute_cell(cell: Cell, data_dir: str | os.PathLike | None = None, threads:
             method=k.method, target=cell.config["target"], params=_json_safe(est.get_params(deep=False)),
             dataset_source=cell.config["dataset_source"], seeds=seeds, est=est, peak_rss_mb=mem.peak_mb,
             threads=threads),
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 

@@ -27,6 +27,7 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -289,7 +290,7 @@ def _figure_n(quick: bool) -> int:
 
 def compute_synthetic_cell(cell: SyntheticCell, threads: int = 1) -> dict:
     """Train one C.2 model and return its result record: NLLs overall and by mask, and figure 7's samples."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from .provenance import build_provenance
     from .resources import PeakRSS, limit_threads
@@ -324,7 +325,7 @@ def compute_synthetic_cell(cell: SyntheticCell, threads: int = 1) -> dict:
             params=json.loads(json.dumps(m.get_params(deep=False), default=str)),
             dataset_source=f"synthetic:mixture-of-{N_COMPONENTS}-gaussians", seeds={"mixture": cell.seed},
             est=m, peak_rss_mb=mem.peak_mb, threads=threads, code_paths=SYNTHETIC_CODE),
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 

@@ -115,7 +115,6 @@ class GAINImputer(Imputer):
     # -- hyper-parameters -----------------------------------------------------------------------------
     def _resolve(self) -> None:
         """Check every hyper-parameter and fill the variant defaults (stored as ``*_`` attributes)."""
-        self._validate_params()  # _parameter_constraints (a no-op repeat once Imputer.fit validates them)
         resolve_device(self.device)
         d = DEFAULTS[self.variant]
         self.alpha_ = float(d["alpha"] if self.alpha is None else self.alpha)

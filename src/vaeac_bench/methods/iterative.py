@@ -82,7 +82,6 @@ class IterativeImputer(RefitOnLoad):
         return self.chains_[i]
 
     def _fit(self, X: np.ndarray, schema: Schema) -> None:
-        self._validate_params()  # also under a base class that does not validate in fit
         self._remember(X)
         self.layout_ = OneHotLayout(schema).fit(X)
         self.train_encoded_ = self.layout_.encode(X)

@@ -35,7 +35,6 @@ class KNNImputer(RefitOnLoad):
         self.weights = weights
 
     def _fit(self, X: np.ndarray, schema: Schema) -> None:
-        self._validate_params()  # also under a base class that does not validate in fit
         self._remember(X)
         self.layout_ = OneHotLayout(schema).fit(X)
         self.knn_ = _SkKNN(n_neighbors=int(self.n_neighbors), weights=self.weights, keep_empty_features=True)

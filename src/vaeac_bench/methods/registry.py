@@ -6,9 +6,12 @@ from . import MethodSpec, register, register_group
 
 _M = "vaeac_bench.methods"
 # the source each family's results depend on (package-relative; nn/ holds the shared networks and training)
-_VAEAC_CODE = ("methods/vaeac", "nn", "encoding.py")
-_GAIN_CODE = ("methods/gain.py", "nn", "encoding.py")
-_UM_CODE = ("methods/um.py", "nn", "encoding.py")
+# (files, not folders: image-only modules added beside them, e.g. nn/conv.py, do not stale tabular cells)
+_NN_CODE = ("nn/blocks.py", "nn/encoding.py", "nn/gaussian.py", "nn/harness.py", "nn/layout.py", "nn/likelihood.py")
+_VAEAC_CODE = ("methods/vaeac/estimators.py", "methods/vaeac/method.py", "methods/vaeac/model.py",
+               "methods/vaeac/networks.py", "methods/vaeac/training.py", *_NN_CODE, "encoding.py")
+_GAIN_CODE = ("methods/gain.py", *_NN_CODE, "encoding.py")
+_UM_CODE = ("methods/um.py", *_NN_CODE, "encoding.py")
 
 register(MethodSpec(
     "mean", f"{_M}.simple:MeanModeImputer", label="Mean/mode", code=("methods/simple.py",),

@@ -115,7 +115,6 @@ class SinkhornImputer(Imputer):
             return (fixed + mask * params).numpy()
 
     def _fit(self, X: np.ndarray, schema: Schema) -> None:
-        self._validate_params()  # also under a base class that does not validate in fit
         _samples_loss(1.0, 0.9)  # fail before any work when geomloss is missing
         if len(X) < 4:
             raise ValueError(f"SinkhornImputer needs at least 4 rows to draw two batches, got {len(X)}")

@@ -73,7 +73,6 @@ class SoftImputeImputer(RefitOnLoad):
                            max_rank=None if self.max_rank is None else int(self.max_rank), start=start)
 
     def _fit(self, X: np.ndarray, schema: Schema) -> None:
-        self._validate_params()  # also under a base class that does not validate in fit
         self._remember(X)
         self.layout_ = OneHotLayout(schema).fit(X)
         Z = self.layout_.encode(X)

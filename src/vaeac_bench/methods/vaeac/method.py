@@ -153,7 +153,6 @@ class VAEACMethod(Imputer):
 
     # -- Imputer interface ----------------------------------------------------------------------------------
     def _fit(self, X: np.ndarray, schema: Schema) -> None:
-        self._validate_params()  # _parameter_constraints (a no-op repeat once Imputer.fit validates them)
         self._objective()  # validate alpha / delta_prior before any work
         seed = self.random_state
         if seed is None:
