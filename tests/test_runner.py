@@ -76,7 +76,7 @@ def test_a_failing_cell_writes_nothing_and_leaves_other_results_intact(tmp_path,
 
     import vaeac_bench.runner as runner
 
-    def broken(cell, data_dir=None, threads=1):
+    def broken(cell, data_dir=None, threads=1, device="cpu"):
         raise ValueError("column 'x' is broken")
 
     monkeypatch.setattr(runner, "compute_cell", broken)

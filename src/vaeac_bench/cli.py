@@ -17,6 +17,9 @@ EPILOG = """examples:
   run-bench --tables 10,11 --no-run           # only re-render reports from results/
   run-bench --list                            # registered datasets, groups and methods
   run-bench --migrate                         # rename old result files to registry-derived config hashes
+  run-bench --backend dask --jobs 4           # the same grid on a local Dask cluster of 4 worker processes
+  run-bench --backend dask --scheduler tcp://10.0.0.1:8786   # ... or on a running Dask cluster
+  run-bench --methods vaeac --device cuda     # neural methods on the GPU (the device is recorded, not hashed)
 
 Finished cells are cached in --results-dir (one JSON per dataset x method x split x config), so an
 interrupted run resumes where it stopped. A cached cell computed by older code (its recorded code digest
@@ -61,6 +64,16 @@ def _positive(text: str) -> int:
     return v
 
 
+def _device(text: str) -> str:
+    """``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (the check lives in the runner, without importing torch)."""
+    from .runner import check_device
+
+    try:
+        return check_device(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--device takes cpu, cuda, cuda:N or auto; got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="run-bench", description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -84,6 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reports-dir", default=None, help="where tables go (default: reports/, or bench-quick/reports)")
     p.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1,
                    help="parallel cells, one thread each, as memory allows (default: number of cores)")
+    p.add_argument("--backend", choices=("local", "dask"), default="local",
+                   help="where cells run: local worker processes, or a Dask cluster (needs the 'cluster' extra); "
+                        "either way this process writes every result file (default: %(default)s)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="Dask scheduler address such as tcp://10.0.0.1:8786 (with --backend dask; without it a "
+                        "local cluster of --jobs single-threaded worker processes starts)")
+    p.add_argument("--device", type=_device, default="cpu",
+                   help="where neural methods (vaeac, gsnn, nn, gain, um) train: cpu, cuda, cuda:N or auto (CUDA "
+                        "when available); not part of a cell's config hash, recorded in its provenance "
+                        "(default: %(default)s)")
     p.add_argument("--memory-gb", type=float, default=None,
                    help="memory the cells may use together (default: what the machine has available now)")
     p.add_argument("--ignore-memory", action="store_true",
@@ -124,6 +147,27 @@ def _list() -> None:
     print("method groups:", ", ".join(f"{k} = {','.join(v)}" for k, v in MGROUPS.items()))
 
 
+def _check_run_setup(args: argparse.Namespace) -> str | None:
+    """One line saying why the run cannot start here (CUDA asked for but absent, Dask not installed), else None."""
+    if args.backend == "dask":
+        import importlib.util
+
+        if importlib.util.find_spec("distributed") is None:
+            return ("--backend dask needs Dask's distributed scheduler; install it with "
+                    "pip install 'vaeac-bench[cluster]'")
+    # CUDA is checked here when the cells run on this machine; a remote cluster's workers check their own
+    if args.device.startswith("cuda") and args.scheduler is None:
+        import torch
+
+        if not torch.cuda.is_available():
+            return f"--device {args.device} was asked for but CUDA is not available here; use --device cpu or auto"
+        index = int(args.device[5:]) if ":" in args.device else 0
+        if index >= torch.cuda.device_count():
+            return (f"--device {args.device} names a GPU this machine lacks (it has {torch.cuda.device_count()}); "
+                    f"use cuda:0 .. cuda:{torch.cuda.device_count() - 1}")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
@@ -155,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         bad = [t for t in tables if t not in TABLES and t != "8"]
         if bad:
             raise ValueError(f"unknown table(s) {bad}; renderable tables: 1, 2, 7, 8, 10, 10t, 11")
+        if args.scheduler is not None and args.backend != "dask":
+            raise ValueError("--scheduler is a Dask scheduler address; add --backend dask or drop --scheduler")
     except ValueError as err:
         print(f"run-bench: error: {err}", file=sys.stderr)
         return 2
@@ -171,6 +217,10 @@ def main(argv: list[str] | None = None) -> int:
 
     failed = 0
     if not args.no_run:
+        error = _check_run_setup(args)
+        if error:
+            print(f"run-bench: error: {error}", file=sys.stderr)
+            return 2
         # fail fast, before any work, on a missing or corrupted dataset file
         try:
             shapes = {d: load(d, data_dir=args.data_dir, download=args.download).data.shape for d in datasets}
@@ -192,8 +242,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             summary = run(cells, results_dir, jobs=args.jobs, data_dir=args.data_dir, progress=not args.quiet,
                           accept_stale=args.accept_stale, shapes=shapes, ignore_memory=args.ignore_memory,
-                          memory_budget_mb=None if args.memory_gb is None else args.memory_gb * 1024)
-        except MemoryRefused as err:
+                          memory_budget_mb=None if args.memory_gb is None else args.memory_gb * 1024,
+                          backend=args.backend, scheduler=args.scheduler, device=args.device)
+        except (MemoryRefused, ConnectionError, ImportError, TimeoutError) as err:
             print(f"run-bench: error: {err}", file=sys.stderr)
             return 2
         print(f"run-bench: {summary.describe()}", file=sys.stderr)

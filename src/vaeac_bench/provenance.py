@@ -146,15 +146,25 @@ def training_info(est: object) -> dict[str, Any] | None:
 
 def build_provenance(*, method: str, target: str, params: dict[str, Any], dataset_source: str,
                      seeds: dict[str, int], est: object | None = None, peak_rss_mb: float | None = None,
-                     threads: int = 1, code_paths: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """The ``provenance`` block of one result file (``code_paths``: hash these instead of the method's code)."""
+                     threads: int = 1, code_paths: tuple[str, ...] | None = None, device: str = "cpu",
+                     device_requested: str | None = None) -> dict[str, Any]:
+    """The ``provenance`` block of one result file (``code_paths``: hash these instead of the method's code).
+
+    ``device`` is where the cell ran (``cpu``, ``cuda:0``), ``device_requested`` what was asked (``auto``); neither
+    enters the config hash or the code digest: they say where a result was computed, not what it is.
+    """
     from . import __version__
 
     digest = paths_digest(tuple(code_paths)) if code_paths else code_digest(method)
     extra = {"code_paths": list(code_paths)} if code_paths else {}
+    if device.startswith("cuda"):  # name the GPU beside the CPU
+        import torch
+
+        extra["gpu"] = torch.cuda.get_device_name(torch.device(device))
     return {
         "package_version": __version__, "code_digest": digest, **extra, "method": method, "target": target,
         "params": params, "data_source": dataset_source, "seeds": seeds, "versions": versions(),
-        "machine": machine() | {"threads": threads}, "training": training_info(est) if est is not None else None,
+        "machine": machine() | {"threads": threads}, "device": device,
+        "device_requested": device_requested or device, "training": training_info(est) if est is not None else None,
         "peak_rss_mb": peak_rss_mb,
     }

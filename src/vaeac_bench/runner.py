@@ -1,13 +1,16 @@
 """The benchmark grid: dataset x method x split, each cell cached as one result file.
 
 Cells run in parallel in loky worker processes (one thread per job: on a small machine two
-single-threaded jobs beat one two-threaded job). A finished cell's file is written atomically, and a
-cell whose file exists and is not stale (see :mod:`provenance`) is reused, so a killed run resumes where it
-stopped and loses nothing. Cells start only while their memory estimates fit the machine (:mod:`resources`).
+single-threaded jobs beat one two-threaded job), or on a Dask cluster (``backend="dask"``, :mod:`dask_backend`).
+Either way workers compute cells and return their records, and this process (the driver) writes each finished
+cell's file atomically; a cell whose file exists and is not stale (see :mod:`provenance`) is reused, so a killed
+run resumes where it stopped and loses nothing. Cells start only while their memory estimates fit
+(:mod:`resources`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import json
@@ -16,7 +19,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -118,7 +121,32 @@ def method_seed(dataset: str, method: str, split: int) -> int:
     return derive_seed("method", dataset, method, split)
 
 
-def compute_cell(cell: Cell, data_dir: str | os.PathLike | None = None, threads: int = 1) -> dict[str, Any]:
+#: accepted ``device`` values (``cuda:N`` too); the device never enters the config hash (it does not change
+#: what is computed, only where), and the resolved device is recorded in each result's provenance
+DEVICES = ("cpu", "cuda", "auto")
+
+
+def check_device(device: str) -> str:
+    """``device`` if it is ``cpu``, ``cuda``, ``cuda:N`` or ``auto``, else a ValueError naming the choices."""
+    ok = isinstance(device, str) and (device in DEVICES or (device.startswith("cuda:") and device[5:].isdigit()))
+    if not ok:
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}")
+    return device
+
+
+def _place(est: Any, device: str) -> str:
+    """Hand ``device`` to an estimator that takes one (the neural methods); return the device it runs on."""
+    if "device" not in est.get_params(deep=False):
+        return "cpu"  # scikit-learn/LightGBM methods run on the CPU whatever was asked
+    from .nn.harness import resolve_device
+
+    resolved = resolve_device(device)  # "auto" resolves here, on the worker that computes the cell
+    est.set_params(device=str(resolved))
+    return str(resolved)
+
+
+def compute_cell(cell: Cell, data_dir: str | os.PathLike | None = None, threads: int = 1,
+                 device: str = "cpu") -> dict[str, Any]:
     """Run one cell end to end and return its result record (nothing is written here)."""
     k = cell.key
     table = load(k.dataset, data_dir=data_dir)
@@ -128,6 +156,7 @@ def compute_cell(cell: Cell, data_dir: str | os.PathLike | None = None, threads:
     features = list(range(t_idx))
     with PeakRSS() as mem:
         est = seed(build(k.method, quick=cell.quick), cell_seed)
+        ran_on = _place(est, device)
         with limit_threads(threads):  # scoped to this cell, restored afterwards (issue 9 item 18)
             c0, t0 = time.process_time(), time.perf_counter()
             est.fit(split.train_obs, split.schema)
@@ -163,7 +192,7 @@ def compute_cell(cell: Cell, data_dir: str | os.PathLike | None = None, threads:
         "provenance": build_provenance(
             method=k.method, target=cell.config["target"], params=_json_safe(est.get_params(deep=False)),
             dataset_source=cell.config["dataset_source"], seeds=seeds, est=est, peak_rss_mb=mem.peak_mb,
-            threads=threads),
+            threads=threads, device=ran_on, device_requested=device),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
@@ -173,15 +202,19 @@ def _json_safe(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=str))
 
 
-def _run_and_write(cell: Cell, results_dir: Path, data_dir: str | None, threads: int) -> tuple[str, str | None, float]:
-    """Worker entry point: compute, write atomically, report (label, error or None, seconds)."""
+#: what a worker hands back for one cell: (label, record or None, error text or None, seconds)
+Outcome = tuple[str, dict[str, Any] | None, str | None, float]
+
+
+def compute_outcome(cell: Cell, data_dir: str | None, threads: int, device: str = "cpu") -> Outcome:
+    """Worker entry point (loky and Dask alike): compute one cell and return its record; never write, never raise."""
     t0 = time.perf_counter()
     try:
-        record = compute_cell(cell, data_dir=data_dir, threads=threads)
-        atomic_write_json(results_dir / cell.key.relpath(), record)
-        return cell.label, None, time.perf_counter() - t0
+        record = compute_cell(cell, data_dir=data_dir, threads=threads, device=device)
+        return cell.label, record, None, time.perf_counter() - t0
     except Exception as err:  # one failing cell must not stop the grid
-        return cell.label, f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=5)}", time.perf_counter() - t0
+        return cell.label, None, f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=5)}", \
+            time.perf_counter() - t0
     finally:
         release_memory()
 
@@ -216,14 +249,23 @@ class MemoryRefused(ValueError):
 def run(cells: Sequence[Cell], results_dir: str | os.PathLike, jobs: int = 1, data_dir: str | None = None,
         threads: int = 1, progress: bool = True, accept_stale: bool = False, memory_budget_mb: float | None = None,
         ignore_memory: bool = False, shapes: dict[str, tuple[int, int]] | None = None,
-        on_cell_done: Callable[[str, str | None], None] | None = None) -> RunSummary:
+        on_cell_done: Callable[[str, str | None], None] | None = None, backend: str = "local",
+        scheduler: str | None = None, device: str = "cpu") -> RunSummary:
     """Compute every cell whose result file is missing or stale (unless ``accept_stale``); reuse the rest.
 
     Cells start only while the sum of their memory estimates fits ``memory_budget_mb`` (default: the memory
     available now); a cell too big for the machine alone is refused (:class:`MemoryRefused`) unless
     ``ignore_memory``. A recomputed file replaces the old one atomically, so an interrupted refresh loses nothing.
+    ``backend="dask"`` runs the same cells on the Dask cluster at ``scheduler`` (a local one when None, with
+    ``jobs`` single-threaded worker processes); ``device`` reaches every neural method.
     """
     from tqdm.auto import tqdm
+
+    if backend not in ("local", "dask"):
+        raise ValueError(f"backend must be 'local' or 'dask', got {backend!r}")
+    if scheduler is not None and backend != "dask":
+        raise ValueError("scheduler is an address for backend='dask'; pass backend='dask' or drop scheduler")
+    check_device(device)
 
     summary = RunSummary(results_dir=str(results_dir))
     results_dir = Path(results_dir).resolve()  # workers are reused across calls and may sit in another cwd
@@ -245,43 +287,70 @@ def run(cells: Sequence[Cell], results_dir: str | os.PathLike, jobs: int = 1, da
     peaks = recorded_peaks(results_dir)
     estimates = [estimate_mb(c.key.dataset, c.key.method, (shapes or {}).get(c.key.dataset), peaks) for c in todo]
     sched = MemoryScheduler(budget, jobs)
-    too_big = [(c, e) for c, e in zip(todo, estimates, strict=True) if sched.too_big(e)]
-    if too_big and not ignore_memory:
-        c, e = too_big[0]
-        raise MemoryRefused(f"cell {c.label} needs about {e / 1024:.1f} GB but {budget / 1024:.1f} GB is available "
-                            f"({len(too_big)} such cell(s)); free memory, leave it out, or pass --ignore-memory")
-    if ignore_memory:
-        estimates = [min(e, budget) for e in estimates]
+    if backend == "local" or scheduler is None:  # a remote cluster's memory is checked against its workers
+        estimates = refuse_too_big(todo, estimates, budget, ignore_memory)
     log.info("%d cells: %d reused from %s, %d stale (%s), %d to compute with %d job(s) within %.1f GB",
              len(cells), len(summary.reused), results_dir, len(summary.stale_kept) + len(summary.stale_recomputed),
              "kept" if accept_stale else "recomputed", len(todo), jobs, budget / 1024)
     t0 = time.perf_counter()
     if todo:
         bar = tqdm(total=len(todo), desc="cells", unit="cell", disable=not progress)
-        if jobs == 1:
-            outcomes = ((c, _run_and_write(c, results_dir, data_dir, threads)) for c in todo)
-        else:
-            from joblib.externals.loky import get_reusable_executor
-
-            executor = get_reusable_executor(max_workers=jobs, env=worker_env(threads))
-            outcomes = ((c, fut.result()) for c, fut in sched.run(
-                todo, estimates, lambda c: executor.submit(_run_and_write, c, results_dir, data_dir, threads)))
-        try:
-            for cell, (label, error, secs) in outcomes:
-                bar.set_postfix_str(cell.label)
-                bar.update(1)
-                if error is None:
-                    summary.computed.append(label)
-                    log.info("done %s in %.1fs", label, secs)
-                else:
-                    summary.failed[label] = error
-                    log.error("FAILED %s: %s", label, error.splitlines()[0])
-                if on_cell_done is not None:
-                    on_cell_done(label, error)
-        finally:
-            bar.close()
+        with _outcomes(todo, estimates, sched, backend, scheduler, budget, ignore_memory, jobs, data_dir, threads,
+                       device) as outcomes:
+            try:
+                for cell, (label, record, error, secs) in outcomes:
+                    if record is not None:  # the driver writes: a worker lost mid-cell leaves no partial file
+                        try:
+                            atomic_write_json(results_dir / cell.key.relpath(), record)
+                        except (OSError, ValueError) as err:
+                            error = f"{type(err).__name__} writing the result: {err}"
+                    bar.set_postfix_str(cell.label)
+                    bar.update(1)
+                    if error is None:
+                        summary.computed.append(label)
+                        log.info("done %s in %.1fs", label, secs)
+                    else:
+                        summary.failed[label] = error
+                        log.error("FAILED %s: %s", label, error.splitlines()[0])
+                    if on_cell_done is not None:
+                        on_cell_done(label, error)
+            finally:
+                bar.close()
     summary.wall_s = time.perf_counter() - t0
     return summary
+
+
+def refuse_too_big(cells: Sequence[Cell], estimates: list[float], budget_mb: float,
+                   ignore_memory: bool) -> list[float]:
+    """Refuse (:class:`MemoryRefused`) a cell whose estimate exceeds ``budget_mb`` alone, or clip it if ignored."""
+    too_big = [(c, e) for c, e in zip(cells, estimates, strict=True) if e > budget_mb]
+    if too_big and not ignore_memory:
+        c, e = too_big[0]
+        raise MemoryRefused(f"cell {c.label} needs about {e / 1024:.1f} GB but {budget_mb / 1024:.1f} GB is "
+                            f"available ({len(too_big)} such cell(s)); free memory, leave it out, or pass "
+                            "--ignore-memory")
+    return [min(e, budget_mb) for e in estimates] if ignore_memory else list(estimates)
+
+
+@contextlib.contextmanager
+def _outcomes(todo: list[Cell], estimates: list[float], sched: MemoryScheduler, backend: str,
+              scheduler: str | None, budget: float, ignore_memory: bool, jobs: int, data_dir: str | None,
+              threads: int, device: str) -> Iterator[Iterator[tuple[Cell, Outcome]]]:
+    """(cell, outcome) pairs as cells finish, from this process, loky workers, or a Dask cluster."""
+    if backend == "dask":
+        from .dask_backend import dask_outcomes
+
+        with dask_outcomes(todo, estimates, scheduler=scheduler, workers=jobs, budget_mb=budget,
+                           ignore_memory=ignore_memory, data_dir=data_dir, threads=threads, device=device) as it:
+            yield it
+    elif jobs == 1:
+        yield ((c, compute_outcome(c, data_dir, threads, device)) for c in todo)
+    else:
+        from joblib.externals.loky import get_reusable_executor
+
+        executor = get_reusable_executor(max_workers=jobs, env=worker_env(threads))
+        yield ((c, fut.result()) for c, fut in sched.run(
+            todo, estimates, lambda c: executor.submit(compute_outcome, c, data_dir, threads, device)))
 
 
 @dataclass
