@@ -77,7 +77,8 @@ def dask_outcomes(todo: Sequence[Cell], estimates: Sequence[float], *, scheduler
     from .runner import compute_outcome
 
     with contextlib.ExitStack() as stack:
-        if scheduler is None:
+        if scheduler is None:  # refuse before starting anything: each local worker gets an equal share
+            estimates = _fit_workers(todo, estimates, budget_mb / workers, ignore_memory, local=True)
             cluster = stack.enter_context(local_cluster(workers, budget_mb, threads))
             client = stack.enter_context(distributed.Client(cluster))
         else:
