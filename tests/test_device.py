@@ -1,0 +1,76 @@
+"""``--device`` plumbing (issue 12 §3), tested on CPU: refused without CUDA, reaching every neural method,
+recorded in provenance, never part of a cell's identity."""
+
+from __future__ import annotations
+
+import inspect
+import json
+
+import pytest
+import torch
+
+import vaeac_bench.runner as runner
+from vaeac_bench.cli import main
+from vaeac_bench.methods import build, get, resolve
+from vaeac_bench.runner import plan, run
+
+
+def test_cuda_on_a_machine_without_cuda_is_refused_with_one_line(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    code = main(["--datasets", "iris", "--methods", "vaeac", "--splits", "1", "--quick", "--device", "cuda",
+                 "--results-dir", str(tmp_path / "r"), "--reports-dir", str(tmp_path / "p"), "-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith("run-bench: error: --device cuda") and "CUDA is not available" in err[0]
+    assert not (tmp_path / "r").exists()  # refused before any work
+
+
+def test_a_bad_device_or_a_scheduler_without_dask_is_refused(capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--device", "tpu"])
+    assert exit_.value.code == 2 and "--device takes cpu, cuda, cuda:N or auto; got 'tpu'" in capsys.readouterr().err
+    assert main(["--scheduler", "tcp://127.0.0.1:1", "--datasets", "iris", "--methods", "mean", "--tables", "none",
+                 "--results-dir", str(tmp_path)]) == 2
+    assert "add --backend dask" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got 'cuda:x'"):
+        run(plan(["iris"], ["mean"], [0]), tmp_path, device="cuda:x", progress=False)
+
+
+def test_cpu_reaches_the_estimator_and_is_recorded(monkeypatch, tmp_path):
+    from vaeac_bench.methods.vaeac import VAEACMethod
+
+    seen = []
+    fit = VAEACMethod.fit
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.device)
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(VAEACMethod, "fit", spy)
+    assert main(["--datasets", "iris", "--methods", "vaeac,mean", "--splits", "1", "--quick", "--jobs", "1",
+                 "--device", "cpu", "--tables", "none", "--results-dir", str(tmp_path), "-q"]) == 0
+    assert seen == ["cpu"]
+    for path in tmp_path.rglob("*.json"):
+        prov = json.loads(path.read_text())["provenance"]
+        assert (prov["device"], prov["device_requested"]) == ("cpu", "cpu")
+        assert "device" not in json.loads(path.read_text())["config"]["params"]
+
+
+def test_every_neural_method_gets_the_resolved_device(monkeypatch):
+    import vaeac_bench.nn.harness as harness
+
+    monkeypatch.setattr(harness, "resolve_device", lambda d: torch.device("cuda:1" if d != "cpu" else "cpu"))
+    neural = [m for m in resolve("all") if "device" in inspect.signature(get(m).load_class()).parameters]
+    assert {"vaeac", "gsnn", "nn", "gain", "um"} <= set(neural)
+    for m in neural:
+        est = build(m, quick=True)
+        assert runner._place(est, "auto") == "cuda:1" and est.get_params()["device"] == "cuda:1", m
+    mean = build("mean")
+    assert runner._place(mean, "cuda") == "cpu" and "device" not in mean.get_params()
+
+
+def test_the_device_is_not_part_of_a_cells_identity(tmp_path):
+    cells = plan(["iris"], ["vaeac"], [0], quick=True)
+    first = run(cells, tmp_path, device="cpu", progress=False)
+    again = run(cells, tmp_path, device="auto", progress=False)  # same cell, whatever the device
+    assert first.computed == [cells[0].label] and again.reused == [cells[0].label] and not again.computed
