@@ -48,3 +48,19 @@ def correlated_mixed(n: int = 240, seed: int = 0, missing: float = 0.3) -> tuple
 def mixed_table():
     return correlated_mixed()
 
+
+
+def assert_saved_without_pickles(folder: Path) -> None:
+    """A saved model is JSON + npz only, and every array loads with pickling refused (results never pickle)."""
+    import json
+
+    files = sorted(p for p in Path(folder).rglob("*") if p.is_file())
+    assert files, f"nothing was saved in {folder}"
+    assert {p.suffix for p in files} <= {".json", ".npz"}, [p.name for p in files]
+    for p in files:
+        if p.suffix == ".json":
+            json.loads(p.read_text())
+        else:
+            with np.load(p, allow_pickle=False) as npz:  # raises on an object (pickled) array
+                for key in npz.files:
+                    npz[key]

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from conftest import correlated_mixed
+from conftest import assert_saved_without_pickles, correlated_mixed
 from vaeac_bench.imputer import MethodImputer, imputer_class, make_imputer
 from vaeac_bench.methods import (
     REGISTRY,
@@ -79,7 +79,7 @@ def test_save_and_load_give_identical_imputations(name, data, tmp_path):
     est = _fitted(name, obs, schema, 3)
     before = est.impute(obs[:50], n=3)
     est.save(tmp_path / name)
-    assert not list((tmp_path / name).glob("*.pkl"))
+    assert_saved_without_pickles(tmp_path / name)
     loaded = type(est).load(tmp_path / name)
     assert loaded.get_params() == est.get_params()
     np.testing.assert_array_equal(loaded.impute(obs[:50], n=3), before)

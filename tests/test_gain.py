@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import assert_saved_without_pickles
 from vaeac_bench.methods import Imputer, build, params_for, resolve
 from vaeac_bench.methods.gain import DEFAULTS, GAINImputer, gain_hint
 from vaeac_bench.metrics import score_imputations
@@ -84,7 +85,7 @@ def test_same_seed_same_imputations_and_save_load(variant, data, tmp_path):
     assert isinstance(loaded, GAINImputer) and loaded.get_params() == a.get_params()
     assert np.array_equal(loaded.impute(Xo, n=3), ia)
     assert loaded.best_iteration_ == a.best_iteration_
-    assert not list(tmp_path.glob("m/*.pkl"))
+    assert_saved_without_pickles(tmp_path / "m")
 
 
 def test_unseeded_model_still_reloads_identically(data, tmp_path):

@@ -91,3 +91,18 @@ def test_pair_order_agreement_counts_pairs_ordered_as_in_the_paper():
     # pairs: mice<missforest in the paper but not ours (differs); mice<gain (same); missforest<gain (same)
     assert pair_order_agreement(TABLES["10"], summ) == (2, 3)
     assert pair_order_agreement(TABLES["10"], _summary([])) == (0, 0)
+
+
+def test_under_trained_cells_are_named_in_the_report():
+    """Issue 9 item 10: a cell whose best epoch sat at the end of its budget is said, never silent."""
+    from vaeac_bench.tables.render import summarise
+
+    def record(split, under):
+        return {"dataset": "phishing", "method": "vaeac", "split": split, "metrics": {"pfc": 0.1, "accuracy": 0.9},
+                "timing": {"fit_s": 1.0, "impute_test_s": 0.1},
+                "provenance": {"training": {"under_trained": under, "stopped": "cap"}}}
+
+    summary = summarise([record(0, True), record(1, False), record(2, True)])
+    text = render_table(TABLES["10"], summary)
+    assert "Under-trained" in text and "VAEAC on Website Phishing (1353 rows) (2/3 splits)" in text
+    assert "Under-trained" not in render_table(TABLES["10"], summarise([record(0, False)]))

@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import assert_saved_without_pickles
 from vaeac_bench.methods import Imputer, build, params_for
 from vaeac_bench.methods import um as um_module
 from vaeac_bench.methods.um import (
@@ -202,7 +203,7 @@ def test_same_seed_same_imputations_and_save_load(mode, data, tmp_path):
     assert np.array_equal(loaded.impute(Xo, n=3), ia)
     assert np.array_equal(loaded.log_likelihood(mixed_data()[0], np.isnan(Xo)), a.log_likelihood(mixed_data()[0],
                                                                                                   np.isnan(Xo)))
-    assert not list(tmp_path.glob("m/*.pkl"))
+    assert_saved_without_pickles(tmp_path / "m")
 
 
 def test_fit_does_not_touch_the_global_torch_rng(data):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import assert_saved_without_pickles
 from vaeac_bench.methods import build, get
 from vaeac_bench.methods.base import Imputer
 from vaeac_bench.methods.vaeac import (
@@ -127,7 +128,7 @@ def test_save_load_round_trip_gives_identical_imputations_and_estimates(tmp_path
     _, obs, schema = mixed_data()
     m = build("vaeac", **TINY, random_state=1).fit(obs, schema)
     path = m.save(tmp_path / "m")
-    assert not any(p.suffix in (".pkl", ".pt") for p in path.iterdir())
+    assert_saved_without_pickles(path)
     m2 = Imputer.load(path)
     assert isinstance(m2, VAEACMethod) and m2.history_.best_epoch == m.history_.best_epoch
     np.testing.assert_array_equal(m.impute(obs, 6), m2.impute(obs, 6))

@@ -69,22 +69,25 @@ def summarise(results: Iterable[dict[str, Any]]) -> pd.DataFrame:
     rows = []
     for r in results:
         m = r["metrics"]
+        training = (r.get("provenance") or {}).get("training") or {}
         rows.append({"dataset": r["dataset"], "method": r["method"], "split": r["split"], "stale": is_stale(r),
+                     "under_trained": bool(training.get("under_trained", False)),
                      "imputation": primary_metric("imputation", m), "downstream": primary_metric("downstream", m),
                      "imputation_train": primary_metric("imputation_train", m),
                      "fit_s": r["timing"]["fit_s"], "impute_s": r["timing"]["impute_test_s"],
                      "cell_s": sum(r["timing"].values()), "cpu_s": r.get("cpu", {}).get("total_s", np.nan)})
-    df = pd.DataFrame(rows, columns=["dataset", "method", "split", "stale", "imputation", "downstream",
+    df = pd.DataFrame(rows, columns=["dataset", "method", "split", "stale", "under_trained", "imputation", "downstream",
                                      "imputation_train", "fit_s", "impute_s", "cell_s", "cpu_s"])
     if df.empty:
-        return pd.DataFrame(columns=["dataset", "method", "kind", "mean", "std", "n", "sum", "stale"])
+        return pd.DataFrame(columns=["dataset", "method", "kind", "mean", "std", "n", "sum", "stale", "under_trained"])
     out = []
     for (d, meth), g in df.groupby(["dataset", "method"]):
         for kind in ("imputation", "downstream", "imputation_train", "fit_s", "impute_s", "cell_s", "cpu_s"):
             vals = g[kind].dropna().astype(float).to_numpy()
             out.append({"dataset": d, "method": meth, "kind": kind, "mean": vals.mean() if vals.size else np.nan,
                         "std": vals.std(ddof=1) if vals.size > 1 else np.nan, "n": int(vals.size),
-                        "sum": vals.sum(), "stale": int(g["stale"].sum())})
+                        "sum": vals.sum(), "stale": int(g["stale"].sum()),
+                        "under_trained": int(g["under_trained"].sum())})
     return pd.DataFrame(out)
 
 
@@ -211,6 +214,21 @@ def cell_status(table: TableDef, summary: pd.DataFrame) -> tuple[int, int, int]:
     return current, stale, missing
 
 
+def under_trained_note(table: TableDef, summary: pd.DataFrame, labels: dict[str, str],
+                       ds_label: dict[str, str]) -> list[str]:
+    """Cells whose best epoch still sat at the end of the (possibly extended) budget: named, never silent."""
+    hits = []
+    for m in table.methods + table.extra_methods:
+        for d in table.datasets:
+            row = _cell(summary, table, d, m)
+            if row is not None and row.get("under_trained", 0):
+                hits.append(f"{labels[m]} on {ds_label[d]} ({int(row['under_trained'])}/{int(row['n'])} splits)")
+    if not hits:
+        return []
+    return ["Under-trained (the best validation score fell in the last window of the epoch budget, after any "
+            "extension the method allows): " + "; ".join(hits) + ".", ""]
+
+
 def render_table(table: TableDef, summary: pd.DataFrame, quick: bool = False) -> str:
     """The Markdown text of one paper table, ours beside the paper's (no ▲/▼ marks for a quick run)."""
     methods = table.methods + table.extra_methods
@@ -243,6 +261,7 @@ def render_table(table: TableDef, summary: pd.DataFrame, quick: bool = False) ->
     current, stale, missing = cell_status(table, summary)
     lines += ["", LEGEND, "",
               f"Cells of ours: {current} current, {stale} {STALE}, {missing} {NOT_RUN}.", ""]
+    lines += under_trained_note(table, summary, labels, ds_label)
     agree = [] if quick else agreement(table, summary, labels, ds_label)
     if agree:
         lines += ["Agreement with the paper (our mean against the published mean ± 2 std):", "", *agree, ""]
