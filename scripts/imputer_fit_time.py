@@ -1,4 +1,4 @@
-"""Fit time and accuracy of VAEACImputer (and MIWAE) vs scikit-learn's IterativeImputer and KNNImputer (docs/estimators.md).
+"""Fit time and accuracy of VAEACImputer and MIWAE vs scikit-learn's IterativeImputer and KNNImputer.
 
 Each embedded dataset gets one 30% MCAR mask (seeded); every imputer fits on the masked table and is scored
 (NRMSE over real columns, PFC over categoricals, the suite's metrics) on the hidden cells. Prints one JSON

@@ -70,7 +70,8 @@ def test_sample_with_learnt_sigma_draws_the_output_noise():
 # Measured (docs/estimators.md, "Multiple imputation"): under the default settings the latent code collapses on
 # these small tables, with σ = 1 and with a learnt σ alike, so the draws miss modes. Strict xfail: the day a
 # configuration passes, these fail until the marker is removed and the default is switched to it.
-COLLAPSE = pytest.mark.xfail(strict=True, reason="latent collapse under the default settings (docs/estimators.md)")
+COLLAPSE = pytest.mark.xfail(strict=True, raises=AssertionError,
+                             reason="latent collapse under the default settings (docs/estimators.md)")
 CONFIGS = [pytest.param({}, id="sigma1"), pytest.param({"learn_sigma": True}, id="learnt-sigma")]
 
 

@@ -116,3 +116,15 @@ def test_registry_entry_has_the_authors_defaults_and_lists_its_code():
     assert (est.n_samples, est.hidden_dim, est.batch_size, est.learning_rate, est.observation) == (
         20, 128, 64, 1e-3, "student_t")
     assert "methods/miwae.py" in REGISTRY["miwae"].code and "nn/harness.py" in REGISTRY["miwae"].code
+
+
+def test_checkpoint_does_not_change_the_result_and_a_finished_run_resumes_as_done(table, tmp_path):
+    _, obs, schema = table
+    kw = dict(epochs=6, n_importance=50, validate_every=2, random_state=4)
+    plain = MIWAEImputer(**kw).fit(obs, schema).impute(obs, n=2)
+    ck = tmp_path / "miwae.pt"
+    first = MIWAEImputer(**kw, checkpoint=str(ck)).fit(obs, schema)
+    assert ck.is_file() and "checkpoint" not in first.config()["params"]
+    np.testing.assert_array_equal(first.impute(obs, n=2), plain)
+    resumed = MIWAEImputer(**kw, checkpoint=str(ck)).fit(obs, schema)  # the checkpoint says done: no more epochs
+    np.testing.assert_array_equal(resumed.impute(obs, n=2), plain)
