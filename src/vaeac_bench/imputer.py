@@ -180,8 +180,8 @@ class MethodImputer(TransformerMixin, BaseEstimator):
             seed = derive_seed(m.seed_, "impute") if random_state is None else derive_seed(m.seed_, "sample",
                                                                                           int(random_state))
             Xs = m.scaler_.transform(self._scale(codes))
-            noisy = False if getattr(m, "learn_sigma", False) else None  # None: the method's sample_most_probable
-            draws = m.scaler_.inverse_transform(m.sample_standardised(Xs, int(n), seed, most_probable=noisy))
+            most_probable = False if getattr(m, "learn_sigma", False) else None  # None: the method's own choice
+            draws = m.scaler_.inverse_transform(m.sample_standardised(Xs, int(n), seed, most_probable=most_probable))
         if len(codes):
             draws = np.stack([self._finish(d, codes) for d in draws])
         if isinstance(X, pd.DataFrame):
