@@ -73,6 +73,10 @@ _SAFE_RANGE = (2.0**-24, 2.0**64)
 #: the estimator's own parameters, besides the method's
 _OWN = ("categorical_features", "n_imputations", "random_state")
 _META = "imputer.json"
+#: defaults of the estimator that differ from the registry's (issue 13 §1): what a user of the estimator gets by
+#: default, never what the benchmark runs (the registry's ``params`` and the method classes stay untouched). A
+#: neural method shows the shared harness's progress bar (epoch, validation score, ETA; ``verbose=0`` hides it).
+WRAPPER_DEFAULTS: dict[str, dict[str, Any]] = {name: {"verbose": 1} for name in ("vaeac", "gsnn", "nn", "miwae")}
 
 
 class MethodImputer(TransformerMixin, BaseEstimator):
@@ -148,8 +152,11 @@ class MethodImputer(TransformerMixin, BaseEstimator):
     def sample(self, X: Any, n: int = 10, random_state: int | None = None) -> Any:
         """``n`` imputations of ``X``: an array (n, rows, D), or a list of ``n`` DataFrames for a DataFrame.
 
-        A single-imputation method returns one. ``random_state`` asks for other draws than the fitted ones,
-        which only a method that redraws from its fitted model offers (the VAEAC family).
+        A single-imputation method returns one. For the VAEAC family with ``learn_sigma=True`` a draw comes from
+        the learnt conditional p(x_missing | x_observed), output noise included; with the paper's σ = 1 it is
+        the generator's mean / most probable category for one z (the reference sampler, as ``transform``).
+        ``random_state`` asks for other draws than the fitted ones, which only a method that redraws from its
+        fitted model offers (the VAEAC family).
         """
         check_is_fitted(self, "method_")
         if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
@@ -161,14 +168,20 @@ class MethodImputer(TransformerMixin, BaseEstimator):
                              f"{self.method_name!r} does not: refit with another random_state for other draws")
         if len(codes) == 0:
             draws = np.empty((int(n) if m.multiple else 1, *codes.shape))
-        elif random_state is None:
+        elif not hasattr(m, "sample_standardised") or not m.multiple:
             draws = m.impute(self._scale(codes), n=int(n))
         else:
+            # the VAEAC family: a draw is z from the prior network, then, with a learnt σ, x from the generator's
+            # distribution (Gaussian noise, categorical draw): a draw from the learnt p(x_missing | x_observed).
+            # With the paper's fixed σ = 1 (A.2) that noise is no model of anything (it is the data's whole
+            # standardised spread), so the method's own sampler (mean / most probable category per z) is kept
             from .seeding import derive_seed
 
+            seed = derive_seed(m.seed_, "impute") if random_state is None else derive_seed(m.seed_, "sample",
+                                                                                          int(random_state))
             Xs = m.scaler_.transform(self._scale(codes))
-            draws = m.scaler_.inverse_transform(m.sample_standardised(Xs, int(n), derive_seed(m.seed_, "sample",
-                                                                                              int(random_state))))
+            most_probable = False if getattr(m, "learn_sigma", False) else None  # None: the method's own choice
+            draws = m.scaler_.inverse_transform(m.sample_standardised(Xs, int(n), seed, most_probable=most_probable))
         if len(codes):
             draws = np.stack([self._finish(d, codes) for d in draws])
         if isinstance(X, pd.DataFrame):
@@ -514,7 +527,8 @@ def imputer_class(method: str) -> type[MethodImputer]:
             continue
         if hasattr(MethodImputer, p.name):
             raise TypeError(f"method {spec.name!r} has a parameter {p.name!r} that clashes with the estimator's")
-        params.append(p.replace(kind=kw, default=spec.params.get(p.name, p.default)))
+        default = WRAPPER_DEFAULTS.get(spec.name, {}).get(p.name, spec.params.get(p.name, p.default))
+        params.append(p.replace(kind=kw, default=default))
     params.append(inspect.Parameter("random_state", kw, default=None))
 
     def __init__(self: MethodImputer, **kwargs: Any) -> None:
