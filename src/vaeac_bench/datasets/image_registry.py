@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -70,7 +71,10 @@ def image_mask(name: str) -> MaskGenerator:
 
 
 def _sha(files: tuple[tuple[str, str], ...]) -> str:
-    return "+".join(sha for _, sha in files)
+    """The file's sha256, or for several files the sha256 of their sha256s joined by "+" (one data-source id)."""
+    if len(files) == 1:
+        return files[0][1]
+    return hashlib.sha256("+".join(sha for _, sha in files).encode()).hexdigest()
 
 
 for _name, _gen in IMAGE_MASKS.items():
