@@ -185,3 +185,50 @@ def test_quick_image_cell_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyP
     json.dumps(v, allow_nan=False)
     # same masks for every method: the exact NB NLL is reproducible, and the checkpoint exists for resuming
     assert list((tmp_path / "ck").rglob("*.pt"))
+
+
+def _record(dataset: str, method: str, nll: dict, quick: bool = False, epochs: int = 30) -> dict:
+    from vaeac_bench.results import config_hash
+    from vaeac_bench.runner import cell_config
+
+    mask = {"mnist": "mnist_line"}.get(dataset, "rectangle")
+    from vaeac_bench.results import RESULT_SCHEMA
+
+    return {"result_schema": RESULT_SCHEMA, "kind": "image", "dataset": dataset, "method": method, "split": 0,
+            "mechanism": mask, "rate": 0.0,
+            "quick": quick, "config_hash": config_hash(cell_config(dataset, method, mask, 0.0, 1, quick)),
+            "nll": nll, "budget": {"epochs_run": epochs, "paper_epochs": 30}, "network": "fc",
+            "timing": {"fit_s": 100.0, "sample100_one_object_s": 0.002}}
+
+
+def test_image_tables_show_ours_beside_the_paper(tmp_path: Path) -> None:
+    from vaeac_bench.results import atomic_write_json
+    from vaeac_bench.tables.images import render_image_tables
+
+    res = tmp_path / "results"
+    recs = [_record("mnist", "vaeac-image-fc", {"is100": {"mean": 83.4, "std": 20.0}, "mc100": {"mean": 99.0,
+                                                                                              "std": 21.0}}),
+            _record("mnist", "naive-bayes-image", {"exact": {"mean": 177.2, "std": 41.0}}),
+            _record("omniglot28", "gsnn-image", {"mc100": {"mean": 150.0, "std": 30.0}})]
+    stale = _record("mnist", "vaeac-image", {"is100": {"mean": 1.0, "std": 0.0}})
+    stale["config_hash"] = "0000000000"  # another configuration: never reported
+    for i, r in enumerate([*recs, stale]):
+        atomic_write_json(res / f"{i}.json", r)
+    t5, t9 = render_image_tables(res, tmp_path / "reports")
+    text9 = t9.read_text()
+    row = next(line for line in text9.splitlines() if line.startswith("| VAEAC IS-10²"))
+    assert row.split(" | ")[1:4] == ["not run", "83 ± 20 (30/30 ep)", "61 ± 1"]
+    nb = next(line for line in text9.splitlines() if line.startswith("| Naive Bayes"))
+    assert "177 ± 41" in nb and "| 205 |" in nb and "| 2490 |" in nb
+    gsnn = next(line for line in text9.splitlines() if line.startswith("| GSNN MC-10²"))
+    assert gsnn.rstrip(" |").split(" | ")[-2] == "150 ± 30 (30/30 ep)"  # omniglot28 conv: its own column
+    assert "Omniglot 28×28 (ours only)" in text9 and "1.0 ± 0.00" not in text9
+    text5 = t5.read_text()
+    assert "| 83 ± 20 | 61 |" in text5 and "2.0 ms" in text5 and "GPU" in text5
+
+
+def test_cli_accepts_the_image_tables_and_refuses_unknown_ones(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from vaeac_bench.cli import main
+
+    assert main(["--tables", "12", "--no-run", "--results-dir", str(tmp_path)]) == 2
+    assert "1, 2, 5, 7, 8, 9" in capsys.readouterr().err

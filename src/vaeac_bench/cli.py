@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start a cell even if its memory estimate exceeds the machine's available memory")
     p.add_argument("--quick", action="store_true", help="tiny budgets for a smoke run (not comparable to the paper)")
     p.add_argument("--tables", default=DEFAULT_TABLES,
-                   help="paper tables to render: any of 1,2,7,8,10,10t,11, or none (default: %(default)s); "
+                   help="paper tables to render: any of 1,2,5,7,8,9,10,10t,11, or none (default: %(default)s); "
                         "table 8's synthetic-data models are cells like the others (never trained with --no-run)")
     p.add_argument("--no-run", action="store_true", help="do not compute cells, only render reports")
     p.add_argument("--accept-stale", action="store_true",
@@ -152,12 +152,12 @@ def main(argv: list[str] | None = None) -> int:
         get_mechanism(args.mechanism)
         tables = [t.strip() for t in args.tables.split(",") if t.strip() and t.strip().lower() != "none"]
         if args.tables == DEFAULT_TABLES and all(hasattr(get_spec(d), "height") for d in datasets):
-            tables = []  # image datasets only: tables 5 and 9 are not rendered yet (issue 10)
+            tables = ["5", "9"]  # image datasets only: the image tables (issue 10)
         from .tables import TABLES
 
-        bad = [t for t in tables if t not in TABLES and t != "8"]
+        bad = [t for t in tables if t not in TABLES and t not in ("5", "8", "9")]
         if bad:
-            raise ValueError(f"unknown table(s) {bad}; renderable tables: 1, 2, 7, 8, 10, 10t, 11")
+            raise ValueError(f"unknown table(s) {bad}; renderable tables: 1, 2, 5, 7, 8, 9, 10, 10t, 11")
     except ValueError as err:
         print(f"run-bench: error: {err}", file=sys.stderr)
         return 2
@@ -210,13 +210,17 @@ def main(argv: list[str] | None = None) -> int:
         failed = len(summary.failed)
     from .tables import render_all
 
-    grid_tables = [t for t in tables if t != "8"]
+    grid_tables = [t for t in tables if t not in ("5", "8", "9")]
     # the README's generated blocks follow the committed results only (not a --quick or side folder)
     readme = Path("README.md") if (not args.quick and results_dir.resolve() == Path("results").resolve()
                                    and Path("README.md").is_file()
                                    and "<!-- generated:findings -->" in Path("README.md").read_text()) else None
     written = render_all(results_dir, reports_dir, grid_tables, quick=args.quick, mechanism=args.mechanism,
                          rate=args.missing_rate, n_imputations=args.n_imputations, readme=readme)
+    if "5" in tables or "9" in tables:  # image tables (issue 10) from the image cells' records
+        from .tables.images import render_image_tables
+
+        written += render_image_tables(results_dir, reports_dir, quick=args.quick)
     if "8" in tables:
         from .synthetic import render_table8, run_synthetic, synthetic_cells
 
