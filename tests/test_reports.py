@@ -28,6 +28,13 @@ def test_every_committed_report_regenerates_from_the_committed_results(tmp_path)
     # figure 7 is drawn only once every model has a result; a committed figure must be one of those
     assert (REPO / "reports" / "figure07.png").exists() == any(p.name == "figure07.png" for p in table8)
     written += table8
+    # tables 5 and 9 (issue 10) come from the image cells' records
+    from vaeac_bench.tables.images import render_image_tables
+
+    images = render_image_tables(REPO / "results", tmp_path)
+    differ = [p.name for p in images if p.read_bytes() != (REPO / "reports" / p.name).read_bytes()]
+    assert not differ, f"stale committed image tables (run `run-bench --tables 5,9 --no-run`): {differ}"
+    written += images
     # every committed Markdown report is one of those regenerated here
     committed = {p.name for p in (REPO / "reports").glob("*.md")}
     assert committed <= {p.name for p in written}

@@ -83,8 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--methods", default="paper",
                    help="method names and/or groups, comma-separated: paper (mean, mice, missforest, gain, vaeac, "
                         "gsnn, nn), gain-original (table 7's alpha grid), all (default: %(default)s)")
-    p.add_argument("--splits", type=_splits, default=list(range(5)),
-                   help="number of seeded 3:1 splits (5 in the paper), or split indices such as 0,1 or 3, (default: 5)")
+    p.add_argument("--splits", type=_splits, default=None,
+                   help="number of seeded 3:1 splits (5 in the paper), or split indices such as 0,1 or 3, (default: 5; "
+                        "image datasets: split 0 only)")
     p.add_argument("--mechanism", default="mcar", help="missingness mechanism (default: %(default)s)")
     p.add_argument("--missing-rate", type=_rate, default=0.5, help="fraction of cells dropped (default: 0.5)")
     p.add_argument("--n-imputations", type=_positive, default=10,
@@ -113,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start a cell even if its memory estimate exceeds the machine's available memory")
     p.add_argument("--quick", action="store_true", help="tiny budgets for a smoke run (not comparable to the paper)")
     p.add_argument("--tables", default=DEFAULT_TABLES,
-                   help="paper tables to render: any of 1,2,7,8,10,10t,11, or none (default: %(default)s); "
+                   help="paper tables to render: any of 1,2,5,7,8,9,10,10t,11, or none (default: %(default)s); "
                         "table 8's synthetic-data models are cells like the others (never trained with --no-run)")
     p.add_argument("--no-run", action="store_true", help="do not compute cells, only render reports")
     p.add_argument("--accept-stale", action="store_true",
@@ -184,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"run-bench: migrated {report.renamed} result file(s) in {where}; {report.current} already current; "
               f"{len(report.mismatched)} left (their parameters differ from the registry's)")
         return 0
-    from .datasets import DataNotFoundError, load
+    from .datasets import DataNotFoundError, get_spec, load
     from .datasets import resolve as resolve_datasets
     from .datasets.masks import get_mechanism
     from .methods import resolve as resolve_methods
@@ -194,11 +195,13 @@ def main(argv: list[str] | None = None) -> int:
         methods = resolve_methods(args.methods)
         get_mechanism(args.mechanism)
         tables = [t.strip() for t in args.tables.split(",") if t.strip() and t.strip().lower() != "none"]
+        if args.tables == DEFAULT_TABLES and all(hasattr(get_spec(d), "height") for d in datasets):
+            tables = ["5", "9"]  # image datasets only: the image tables (issue 10)
         from .tables import TABLES
 
-        bad = [t for t in tables if t not in TABLES and t != "8"]
+        bad = [t for t in tables if t not in TABLES and t not in ("5", "8", "9")]
         if bad:
-            raise ValueError(f"unknown table(s) {bad}; renderable tables: 1, 2, 7, 8, 10, 10t, 11")
+            raise ValueError(f"unknown table(s) {bad}; renderable tables: 1, 2, 5, 7, 8, 9, 10, 10t, 11")
         if args.scheduler is not None and args.backend != "dask":
             raise ValueError("--scheduler is a Dask scheduler address; add --backend dask or drop --scheduler")
     except ValueError as err:
@@ -222,6 +225,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"run-bench: error: {error}", file=sys.stderr)
             return 2
         # fail fast, before any work, on a missing or corrupted dataset file
+        from .image_cell import plan_image_cells  # issue 10: image datasets pair with image methods
+
+        datasets, table_methods, image_cells = plan_image_cells(datasets, methods, args.splits, args.mechanism,
+                                                                args.quick)
         try:
             shapes = {d: load(d, data_dir=args.data_dir, download=args.download).data.shape for d in datasets}
         except (DataNotFoundError, ValueError) as err:
@@ -234,8 +241,9 @@ def main(argv: list[str] | None = None) -> int:
         from .runner import MemoryRefused, plan, run
 
         try:
-            cells = plan(datasets, methods, args.splits, args.mechanism, args.missing_rate, args.n_imputations,
-                         args.quick)
+            cells = plan(datasets, table_methods, args.splits or list(range(5)), args.mechanism, args.missing_rate,
+                         args.n_imputations, args.quick) if datasets and table_methods else []
+            cells += image_cells
         except (ImportError, ValueError, TypeError) as err:
             print(f"run-bench: error: cannot set up the methods: {err}", file=sys.stderr)
             return 2
@@ -253,13 +261,17 @@ def main(argv: list[str] | None = None) -> int:
         failed = len(summary.failed)
     from .tables import render_all
 
-    grid_tables = [t for t in tables if t != "8"]
+    grid_tables = [t for t in tables if t not in ("5", "8", "9")]
     # the README's generated blocks follow the committed results only (not a --quick or side folder)
     readme = Path("README.md") if (not args.quick and results_dir.resolve() == Path("results").resolve()
                                    and Path("README.md").is_file()
                                    and "<!-- generated:findings -->" in Path("README.md").read_text()) else None
     written = render_all(results_dir, reports_dir, grid_tables, quick=args.quick, mechanism=args.mechanism,
                          rate=args.missing_rate, n_imputations=args.n_imputations, readme=readme)
+    if "5" in tables or "9" in tables:  # image tables (issue 10) from the image cells' records
+        from .tables.images import render_image_tables
+
+        written += render_image_tables(results_dir, reports_dir, quick=args.quick)
     if "8" in tables:
         from .synthetic import render_table8, run_synthetic, synthetic_cells
 

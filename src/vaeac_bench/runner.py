@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .datasets import get_spec, load, make_split
+from .datasets.image_registry import dataset_kind
 from .datasets.splits import TEST_FRACTION
 from .methods import build, get, params_for, seed
 from .metrics import downstream_score, score_imputations
@@ -148,6 +149,10 @@ def _place(est: Any, device: str) -> str:
 def compute_cell(cell: Cell, data_dir: str | os.PathLike | None = None, threads: int = 1,
                  device: str = "cpu") -> dict[str, Any]:
     """Run one cell end to end and return its result record (nothing is written here)."""
+    if dataset_kind(cell.key.dataset) == "image":  # issue 10: image cells score the NLL of hidden pixels
+        from .image_cell import compute_image_cell
+
+        return compute_image_cell(cell, data_dir=data_dir, threads=threads)
     k = cell.key
     table = load(k.dataset, data_dir=data_dir)
     split = make_split(table, k.split, k.mechanism, k.rate)

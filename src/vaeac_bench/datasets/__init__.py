@@ -27,6 +27,9 @@ __all__ = [
 for _name, _fn in EXTRA_MECHANISMS.items():
     register_mechanism(_name)(_fn)
 
+# image datasets (kind "image", group "images") and image masks in the same registries (issue 10)
+from . import image_registry as _images  # noqa: E402, F401
+
 
 def get_spec(name: str) -> DatasetSpec:
     """The spec registered under ``name`` (case-insensitive), or a ValueError listing the known names."""
