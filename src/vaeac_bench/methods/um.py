@@ -240,8 +240,10 @@ class UniversalMarginalizer(Imputer):
 
     # -- checks -----------------------------------------------------------------------------------------
     def _check_params(self) -> None:
-        """Validate ``_parameter_constraints`` and the network name (a no-op repeat once Imputer.fit validates)."""
-        self._validate_params()
+        """Check what ``_parameter_constraints`` cannot: the registered network name and the device.
+
+        ``Imputer.fit`` and ``Imputer.load`` have already run ``_validate_params``.
+        """
         resolve_network(self.network)
         resolve_device(self.device)
 
