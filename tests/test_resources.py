@@ -89,3 +89,23 @@ def test_atomic_writes_keep_the_mode_a_plain_write_gives(tmp_path, umask):
         os.umask(old)
     assert (tmp_path / "a.json").stat().st_mode & 0o777 == (tmp_path / "b.json").stat().st_mode & 0o777
     assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_recorded_peaks_prefer_records_of_the_current_code(tmp_path):
+    """A stale record's peak (old, memory-hungry code) only counts while no current record exists."""
+    import json
+
+    from vaeac_bench.resources import recorded_peaks
+
+    run(plan(["iris"], ["mean"], [0, 1]), tmp_path, progress=False)
+    files = sorted(tmp_path.rglob("*.json"))
+    fresh = json.loads(files[0].read_text())
+    fresh["provenance"]["peak_rss_mb"] = 300.0
+    files[0].write_text(json.dumps(fresh))
+    old = json.loads(files[1].read_text())
+    old["provenance"]["peak_rss_mb"] = 16_000.0
+    old["provenance"]["code_digest"] = "0" * 64  # computed by other code: stale
+    files[1].write_text(json.dumps(old))
+    assert recorded_peaks(tmp_path)[("iris", "mean")] == 300.0
+    files[0].unlink()
+    assert recorded_peaks(tmp_path)[("iris", "mean")] == 16_000.0

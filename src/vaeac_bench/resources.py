@@ -96,16 +96,27 @@ def formula_mb(method: str, rows: int, columns: int) -> float:
 
 
 def recorded_peaks(results_dir: Path) -> dict[tuple[str, str], float]:
-    """The largest recorded peak RSS (MB) of each (dataset, method) among the result files."""
+    """The largest recorded peak RSS (MB) of each (dataset, method) among the result files.
+
+    Peaks of records made by the current code win over stale ones: a method whose memory was cut (MICE on
+    Digits, 16 GB to 1.3 GB) must not keep being scheduled by the old code's peak once a new one exists.
+    """
+    from .provenance import is_stale
     from .results import iter_results
 
-    peaks: dict[tuple[str, str], float] = {}
+    current: dict[tuple[str, str], float] = {}
+    stale: dict[tuple[str, str], float] = {}
     for r in iter_results(Path(results_dir)):
         mb = (r.get("provenance") or {}).get("peak_rss_mb")
         if isinstance(mb, int | float):
             key = (r["dataset"], r["method"])
-            peaks[key] = max(peaks.get(key, 0.0), float(mb))
-    return peaks
+            try:
+                old = is_stale(r)
+            except (KeyError, TypeError, ValueError):  # a record of an unknown method or malformed provenance
+                old = True
+            into = stale if old else current
+            into[key] = max(into.get(key, 0.0), float(mb))
+    return stale | current
 
 
 def estimate_mb(dataset: str, method: str, shape: tuple[int, int] | None,
