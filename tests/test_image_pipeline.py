@@ -220,6 +220,7 @@ def test_image_tables_show_ours_beside_the_paper(tmp_path: Path) -> None:
     assert row.split(" | ")[1:4] == ["not run", "83 ± 20 (30/30 ep)", "61 ± 1"]
     nb = next(line for line in text9.splitlines() if line.startswith("| Naive Bayes"))
     assert "177 ± 41" in nb and "| 205 |" in nb and "| 2490 |" in nb
+    assert nb.split(" | ")[1:3] == ["177 ± 41 (no network)", "same"]  # not claimed as a conv result
     gsnn = next(line for line in text9.splitlines() if line.startswith("| GSNN MC-10²"))
     assert gsnn.rstrip(" |").split(" | ")[-2] == "150 ± 30 (30/30 ep)"  # omniglot28 conv: its own column
     assert "Omniglot 28×28 (ours only)" in text9 and "1.0 ± 0.00" not in text9
