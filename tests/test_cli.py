@@ -147,6 +147,9 @@ def test_no_run_renders_without_torch_or_miceforest(tmp_path):
                           "--reports-dir", str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "| Iris |" in (tmp_path / "table10.md").read_text()
+    index = (tmp_path / "index.md").read_text()  # issue 13 §6: the same command writes the index and the figures
+    for name in ("table10.md", "beyond.md", "figure_rates.png", "figure_ranks.png", "figure_cost.png"):
+        assert f"]({name})" in index and (tmp_path / name).is_file()
     check = subprocess.run([sys.executable, "-c", BLOCKER.replace("from vaeac_bench.cli import main", "import torch")],
                            capture_output=True, text=True)
     assert "is blocked" in check.stderr  # the blocker itself works

@@ -115,12 +115,15 @@ def cell_config(dataset: str, method: str, mechanism: str, rate: float, n_imputa
 
 def plan(datasets: Sequence[str], methods: Sequence[str], splits: Sequence[int],
          mechanism: str | Sequence[str] = "mcar", rate: float | Sequence[float] = 0.5, n_imputations: int = 10,
-         quick: bool = False) -> list[Cell]:
+         quick: bool = False, source: Any = None) -> list[Cell]:
     """All cells of the grid: method-major, then dataset, mechanism, rate and split.
 
     ``mechanism`` and ``rate`` may each be one value or a list (issue 13 §3); the grid is their product. One
-    value of each gives exactly the cells (and cache keys) it always did.
+    value of each gives exactly the cells (and cache keys) it always did. ``source`` (a
+    :class:`userdata.UserSource`) plans the user's own table instead of registered ``datasets`` (issue 13 §5).
     """
+    if source is not None:
+        datasets = [source.name]
     mechanisms = [mechanism] if isinstance(mechanism, str) else list(mechanism)
     rates = [float(rate)] if isinstance(rate, int | float) else [float(r) for r in rate]
     if not mechanisms or not rates:
@@ -130,10 +133,11 @@ def plan(datasets: Sequence[str], methods: Sequence[str], splits: Sequence[int],
         for d in datasets:
             for mech in mechanisms:
                 for r in rates:
-                    cfg = cell_config(d, m, mech, r, n_imputations, quick)
+                    cfg = (cell_config(d, m, mech, r, n_imputations, quick) if source is None
+                           else source.cell_config(m, mech, r, n_imputations, quick))
                     h = config_hash(cfg)
                     for s in splits:
-                        cells.append(Cell(CellKey(d, m, int(s), mech, r, h), quick, n_imputations, cfg))
+                        cells.append(Cell(CellKey(d, m, int(s), mech, r, h), quick, n_imputations, cfg, source))
     return cells
 
 
@@ -169,7 +173,8 @@ def _place(est: Any, device: str) -> str:
 def compute_cell(cell: Cell, data_dir: str | os.PathLike | None = None, threads: int = 1,
                  device: str = "cpu") -> dict[str, Any]:
     """Run one cell end to end and return its result record (nothing is written here)."""
-    if dataset_kind(cell.key.dataset) == "image":  # issue 10: image cells score the NLL of hidden pixels
+    # issue 10: image cells score the NLL of hidden pixels (a user's table, issue 13 §5, is always tabular)
+    if cell.source is None and dataset_kind(cell.key.dataset) == "image":
         from .image_cell import compute_image_cell
 
         return compute_image_cell(cell, data_dir=data_dir, threads=threads)
