@@ -197,18 +197,18 @@ def test_a_multiple_imputation_cell_records_distributional_scores_that_match_the
     from vaeac_bench.provenance import source_digest
     from vaeac_bench.runner import method_seed
 
-    (cell,) = plan(["diabetes"], ["iterative"], [0], n_imputations=5, quick=True)
+    (cell,) = plan(["diabetes"], ["iterative"], [0], n_imputations=3, quick=True)
     run([cell], tmp_path, progress=False)
     (r,) = iter_results(tmp_path)
     assert r["config_hash"] == cell.key.config_hash and "distributional" not in r["config"]
     dist = r["distributional"]
-    assert dist["code_digest"] == source_digest(("distributional.py",)) and dist["n_draws"] == 5
+    assert dist["code_digest"] == source_digest(("distributional.py",)) and dist["n_draws"] == 3
     split = make_split(load("diabetes"), 0)
     feats = list(range(split.target_index))
     sub = split.schema.select(feats)
     est = seed(build("iterative", quick=True), method_seed("diabetes", "iterative", 0)).fit(split.train_obs,
                                                                                           split.schema)
-    draws = est.impute(split.test_obs, n=5)[:, :, feats]
+    draws = est.impute(split.test_obs, n=3)[:, :, feats]
     truth, scored = split.test_true[:, feats], split.test_scored[:, feats]
     assert dist["wasserstein"]["columns"] == wasserstein_per_column(truth, draws, scored, sub)
     assert dist["wasserstein_point"]["columns"] == wasserstein_per_column(truth, aggregate(draws, sub), scored, sub)
@@ -219,6 +219,13 @@ def test_a_multiple_imputation_cell_records_distributional_scores_that_match_the
     assert set(dist["brier"]["columns"]) == {"sex"} and "target" not in dist["crps"]["columns"]
     assert dist["crps"]["mean"] == pytest.approx(float(np.mean([v for v in dist["crps"]["columns"].values()
                                                                  if v is not None])))
+    std = {f.name: float(np.std(truth[~np.isnan(truth[:, j]), j])) for j, f in enumerate(sub) if not f.is_categorical}
+    assert dist["column_std"] == pytest.approx(std)
+    from vaeac_bench.results import distributional_means
+
+    flat = distributional_means(r)
+    assert flat["w1"] == pytest.approx(np.mean([v / std[c] for c, v in dist["wasserstein"]["columns"].items()]))
+    assert flat["coverage_90"] == dist["coverage"]["0.9"]["mean"] and flat["brier"] == dist["brier"]["mean"]
     # the flat means reach the long table; a record without them (computed before) simply has none
     df = long_table([r])
     assert {"w1", "w1_point", "crps", "brier", "coverage_50", "coverage_90"} <= set(df.metric)

@@ -99,16 +99,23 @@ LONG_COLUMNS = ["dataset", "method", "split", "mechanism", "rate", "metric", "va
 def distributional_means(record: dict[str, Any]) -> dict[str, float]:
     """A record's distributional scores (issue 13 §4) averaged over columns, as flat metric names.
 
-    ``w1`` (draws pooled), ``w1_point``, ``crps``, ``brier``, ``coverage_50`` and ``coverage_90``, each only where
-    the record has it (records computed before these scores existed have none; single imputations no CRPS).
+    ``w1`` (draws pooled), ``w1_point`` and ``crps`` are in each column's units, so each column's value is
+    divided by the column's std (the record's ``column_std``, NRMSE's normaliser) before the mean over real
+    columns, as NRMSE is; ``brier``, ``coverage_50`` and ``coverage_90`` are unitless means. Each is present only
+    where the record has it (records computed before these scores existed have none; single imputations no
+    CRPS, coverage or Brier).
     """
     dist = record.get("distributional") or {}
+    std = dist.get("column_std") or {}
     out: dict[str, float] = {}
-    for key, name in (("wasserstein", "w1"), ("wasserstein_point", "w1_point"), ("crps", "crps"),
-                      ("brier", "brier")):
-        mean = (dist.get(key) or {}).get("mean")
-        if mean is not None:
-            out[name] = float(mean)
+    for key, name in (("wasserstein", "w1"), ("wasserstein_point", "w1_point"), ("crps", "crps")):
+        cols = (dist.get(key) or {}).get("columns") or {}
+        vals = [v / std[c] for c, v in cols.items() if v is not None and std.get(c)]
+        if vals:
+            out[name] = float(sum(vals) / len(vals))
+    mean = (dist.get("brier") or {}).get("mean")
+    if mean is not None:
+        out["brier"] = float(mean)
     for level, block in (dist.get("coverage") or {}).items():
         if block.get("mean") is not None:
             out[f"coverage_{round(float(level) * 100)}"] = float(block["mean"])

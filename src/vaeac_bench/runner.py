@@ -243,6 +243,7 @@ def distributional_record(truth: np.ndarray, imputations: np.ndarray, scored: np
 
     ``wasserstein`` pools every draw, ``wasserstein_point`` scores the point imputation (mean / mode of the
     draws, as NRMSE/PFC do); CRPS, 50%/90% coverage and Brier need at least 2 draws and are absent otherwise.
+    ``column_std`` holds NRMSE's normaliser of each real column (W1 and CRPS are in the column's units).
     Categorical draws are rounded to codes first (as :func:`metrics.aggregate` does). A score that cannot be
     computed is recorded as an ``error`` line rather than failing an expensive cell.
     """
@@ -263,6 +264,10 @@ def distributional_record(truth: np.ndarray, imputations: np.ndarray, scored: np
         return out | {"error": str(err)}
     vals = [v for v in point.values() if v is not None]
     out["wasserstein_point"] = {"mean": float(np.mean(vals)) if vals else None, "columns": point}
+    # each real column's population std over its known test cells: NRMSE's normaliser (metrics.py), so that a
+    # reader can put W1 and CRPS (in the column's units) on NRMSE's scale and average them across columns
+    out["column_std"] = {f.name: float(np.nanstd(truth[:, j])) if (~np.isnan(truth[:, j])).any() else None
+                         for j, f in enumerate(sub) if not f.is_categorical}
     return out
 
 

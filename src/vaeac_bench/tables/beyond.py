@@ -75,8 +75,9 @@ def tidy(results: list[dict[str, Any]]) -> pd.DataFrame:
                      "mechanism": r["mechanism"], "rate": float(r["rate"]), "stale": is_stale(r),
                      "imputation": primary_metric("imputation", m), "nrmse": m.get("nrmse"), "pfc": m.get("pfc"),
                      "r2": m.get("r2"), "accuracy": m.get("accuracy"), "fit_s": r["timing"]["fit_s"],
-                     **distributional_means(r)})
-    df = pd.DataFrame(rows, columns=["dataset", "method", "split", "mechanism", "rate", "stale", *SCORES])
+                     "n_draws": (r.get("distributional") or {}).get("n_draws"), **distributional_means(r)})
+    df = pd.DataFrame(rows, columns=["dataset", "method", "split", "mechanism", "rate", "stale", "n_draws",
+                                     *SCORES])
     for c in SCORES:
         df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
     return df.sort_values(["mechanism", "rate", "method", "dataset", "split"], kind="mergesort").reset_index(drop=True)
@@ -124,7 +125,7 @@ def render_beyond_md(df: pd.DataFrame, labels: dict[str, str], ranks: dict[str, 
         lines.append(f"| {mech} | {rate:g} | {g.dataset.nunique()} | {g.method.nunique()} | {len(g)} | "
                      f"{int(g.stale.sum())} | {int(g.w1.notna().sum())} |")
     cols = [("datasets", None), ("NRMSE", "nrmse"), ("PFC", "pfc"), ("R²", "r2"), ("accuracy", "accuracy"),
-            ("W1", "w1"), ("CRPS", "crps"), ("cov. 50%", "coverage_50"), ("cov. 90%", "coverage_90"),
+            ("W1 / std", "w1"), ("CRPS / std", "crps"), ("cov. 50%", "coverage_50"), ("cov. 90%", "coverage_90"),
             ("Brier", "brier"), ("fit s", "fit_s")]
     for (mech, rate), g in settings:
         lines += ["", f"## {mech}, missing rate {rate:g}", "",
@@ -168,7 +169,9 @@ def render_beyond(results_dir: str | Path, reports_dir: str | Path, quick: bool 
     df = tidy(grid_results(results_dir, quick, n_imputations))
     df = df[~df.method.isin(GROUPS.get("gain-original", ()))].reset_index(drop=True)
     labels = _labels(sorted(df.method.unique()))
-    paths = [figure_missing_rate(df, labels, reports_dir / FIGURES["rates"])]
+    draws = df.loc[df.coverage_90.notna(), "n_draws"].dropna().unique()  # the multiple-imputation cells' m
+    paths = [figure_missing_rate(df, labels, reports_dir / FIGURES["rates"],
+                                 int(draws[0]) if len(draws) == 1 else None)]
     path, ranks = figure_ranks(per_dataset(df, "imputation"), labels, reports_dir / FIGURES["ranks"],
                                caption=", NRMSE or PFC at 50% MCAR")
     paths.append(path)

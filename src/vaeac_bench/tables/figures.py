@@ -29,6 +29,8 @@ from scipy.stats import friedmanchisquare, studentized_range
 from ..results import atomic_write_bytes
 
 DPI = 100
+#: panel order: the paper's MCAR first, then MAR and the MNAR mechanisms of Muzellec et al. (2020)
+MECHANISM_ORDER = ("mcar", "mar", "mnar-logistic", "mnar-selfmask", "mnar-quantile")
 WIDE = (9.0, 4.6)
 
 
@@ -107,9 +109,12 @@ def _note(ax: Any, text: str) -> None:
             color="0.35")
 
 
-def figure_missing_rate(tidy: pd.DataFrame, labels: dict[str, str], path: Path) -> Path:
-    """NRMSE and 90% coverage against the missing rate, per mechanism (panels) and method (lines)."""
-    mechanisms = sorted(tidy.mechanism.unique()) if not tidy.empty else ["mcar"]
+def figure_missing_rate(tidy: pd.DataFrame, labels: dict[str, str], path: Path, n_draws: int | None = None) -> Path:
+    """NRMSE and 90% coverage against the missing rate, per mechanism (panels) and method (lines); with the
+    number of draws ``m`` known, the coverage panels mark 0.9 (m - 1) / (m + 1), what calibrated draws give."""
+    mechanisms = sorted(tidy.mechanism.unique(), key=lambda m: (MECHANISM_ORDER.index(m) if m in MECHANISM_ORDER
+                                                                else len(MECHANISM_ORDER), m)) \
+        if not tidy.empty else ["mcar"]
     methods = sorted(tidy.method.unique()) if not tidy.empty else []
     colors = {m: f"C{i % 10}" for i, m in enumerate(methods)}
     markers = "osD^v<>ph*"
@@ -132,6 +137,9 @@ def figure_missing_rate(tidy: pd.DataFrame, labels: dict[str, str], path: Path) 
                             label=labels.get(m, m), linewidth=1.2, markersize=5)
                 if metric == "coverage_90" and not means.empty:
                     ax.axhline(0.9, color="0.5", linestyle=":", linewidth=1)
+                    if n_draws:
+                        ax.axhline(0.9 * (n_draws - 1) / (n_draws + 1), color="0.3", linestyle="--", linewidth=1,
+                                   label=f"calibrated with {n_draws} draws")
                 rates = sorted(per.rate.unique()) if not per.empty else []
                 if means.empty:
                     _note(ax, "no result records this score yet\n(cells computed before the distributional "
