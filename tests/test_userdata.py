@@ -164,3 +164,10 @@ def test_csv_options_need_csv_and_exclude_datasets(capsys, csv):
     assert "--target applies to your own table; add --csv PATH" in capsys.readouterr().err
     assert main(["--csv", str(csv), "--datasets", "iris", "-q"]) == 2
     assert "pass one of them" in capsys.readouterr().err
+
+
+def test_run_bench_csv_with_tables_none_writes_no_report(csv, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--csv", str(csv), "--drop", ",".join(BAD), "--methods", "mean", "--splits", "1", "--tables", "none",
+                 "-q", "--results-dir", "r", "--reports-dir", "rep"]) == 0
+    assert len(list((tmp_path / "r").rglob("*.json"))) == 1 and not (tmp_path / "rep").exists()

@@ -337,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
                                 progress=not args.quiet)
             print(f"run-bench: table 8: {syn.describe()}", file=sys.stderr)
         written += render_table8(results_dir, reports_dir, quick=args.quick)
-    if source is not None:  # a user's table: beyond.md and the figures are its report
+    if source is not None and args.tables.strip().lower() != "none":  # a user's table: beyond.md and figures
         from .tables.beyond import render_beyond
 
         written += render_beyond(results_dir, reports_dir, quick=args.quick, n_imputations=args.n_imputations)
