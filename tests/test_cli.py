@@ -147,6 +147,44 @@ def test_no_run_renders_without_torch_or_miceforest(tmp_path):
                           "--reports-dir", str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "| Iris |" in (tmp_path / "table10.md").read_text()
+    index = (tmp_path / "index.md").read_text()  # issue 13 §6: the same command writes the index and the figures
+    for name in ("table10.md", "beyond.md", "figure_rates.png", "figure_ranks.png", "figure_cost.png"):
+        assert f"]({name})" in index and (tmp_path / name).is_file()
     check = subprocess.run([sys.executable, "-c", BLOCKER.replace("from vaeac_bench.cli import main", "import torch")],
                            capture_output=True, text=True)
     assert "is blocked" in check.stderr  # the blocker itself works
+
+
+def test_mechanism_and_rate_lists_run_every_combination_and_tables_keep_the_paper_setting(tmp_path, monkeypatch):
+    """Issue 13 §3: ``--mechanism a,b --missing-rate x,y`` runs the product; the paper tables show 50% MCAR only."""
+    import json
+
+    import pandas as pd
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["--datasets", "iris", "--methods", "mean", "--splits", "1", "--mechanism", "mcar,mnar-selfmask",
+                 "--missing-rate", "0.3,0.5", "--tables", "10", "-q", "--export", "long.csv"]) == 0
+    files = sorted(p.name.split("_split")[0] for p in (tmp_path / "results").rglob("*.json"))
+    assert files == ["mcar-0.3", "mcar-0.5", "mnar-selfmask-0.3", "mnar-selfmask-0.5"]
+    paper = json.loads(next((tmp_path / "results").rglob("mcar-0.5_*.json")).read_text())
+    table = (tmp_path / "reports" / "table10.md").read_text()
+    assert f"{paper['metrics']['nrmse']:.3f} (1/5 splits)" in table  # the (mcar, 0.5) cell, not another
+    long = pd.read_csv(tmp_path / "long.csv")
+    assert set(zip(long.mechanism, long.rate, strict=True)) == {("mcar", 0.3), ("mcar", 0.5), ("mnar-selfmask", 0.3),
+                                                                ("mnar-selfmask", 0.5)}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--missing-rate", "0.1,x"], "--missing-rate must be a number in [0, 1) or a comma-separated list"),
+    (["--missing-rate", "0.3,1"], "--missing-rate must be in [0, 1), got 1.0"),
+])
+def test_bad_rate_lists_are_refused(args, message, capsys):
+    with pytest.raises(SystemExit):
+        main(args)
+    assert message in capsys.readouterr().err
+
+
+def test_an_unknown_mechanism_in_a_list_is_one_clear_error(capsys):
+    assert main(["--mechanism", "mcar,nosuch", "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("run-bench: error:") and "nosuch" in err and "\n" not in err

@@ -35,6 +35,15 @@ def test_every_committed_report_regenerates_from_the_committed_results(tmp_path)
     differ = [p.name for p in images if p.read_bytes() != (REPO / "reports" / p.name).read_bytes()]
     assert not differ, f"stale committed image tables (run `run-bench --tables 5,9 --no-run`): {differ}"
     written += images
+    # issue 13 §6: beyond.md and its figures come from render_all above; the index links everything rendered
+    assert {"beyond.md", "figure_rates.png", "figure_ranks.png", "figure_cost.png"} <= {p.name for p in written}
+    from vaeac_bench.tables.index import render_index
+
+    index = render_index(tmp_path)
+    assert index.read_bytes() == (REPO / "reports" / "index.md").read_bytes(), \
+        "stale committed reports/index.md (run `run-bench --no-run --tables all` and commit)"
+    written.append(index)
+    assert all(p.stat().st_size < 150_000 for p in written if p.suffix == ".png" and p.name != "figure07.png")
     # every committed Markdown report is one of those regenerated here
     committed = {p.name for p in (REPO / "reports").glob("*.md")}
     assert committed <= {p.name for p in written}

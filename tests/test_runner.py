@@ -165,3 +165,77 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypat
     with pytest.raises(OSError, match="disk full"):
         atomic_write_text(target, "new")
     assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
+
+
+def test_mechanism_and_rate_lists_plan_their_product_and_one_value_keeps_the_old_keys():
+    """Issue 13 §3: lists of mechanisms and rates plan every combination; one value is today's grid exactly."""
+    grid = plan(["iris"], ["mean"], [0, 1], ["mcar", "mnar-selfmask"], [0.3, 0.5])
+    assert {(c.key.mechanism, c.key.rate) for c in grid} == {("mcar", 0.3), ("mcar", 0.5), ("mnar-selfmask", 0.3),
+                                                             ("mnar-selfmask", 0.5)}
+    assert len(grid) == 8 and len({c.key.relpath() for c in grid}) == 8 and len({c.label for c in grid}) == 8
+    single = plan(["iris"], ["mean"], [0], "mcar", 0.5)
+    assert [c.key for c in plan(["iris"], ["mean"], [0], ["mcar"], [0.5])] == [c.key for c in single]
+    assert single[0].label == "iris/mean/split0"  # the paper's setting keeps its short label
+    assert single[0].key.relpath().name.startswith("mcar-0.5_split0_")
+    assert {c.label for c in grid if c.key.mechanism == "mnar-selfmask"} >= {"iris/mean/split0/mnar-selfmask-0.3"}
+
+
+def test_a_multiple_imputation_cell_records_distributional_scores_that_match_the_functions(tmp_path):
+    """Issue 13 §4: W1, CRPS, 50/90% coverage and Brier of a real cell equal the functions of
+    :mod:`distributional` called directly on the same (deterministic) imputations; the cache key is unchanged."""
+    import numpy as np
+
+    from vaeac_bench.datasets import load, make_split
+    from vaeac_bench.distributional import (
+        brier_per_column,
+        crps_per_column,
+        interval_coverage,
+        wasserstein_per_column,
+    )
+    from vaeac_bench.methods import build, seed
+    from vaeac_bench.metrics import aggregate
+    from vaeac_bench.provenance import source_digest
+    from vaeac_bench.runner import method_seed
+
+    (cell,) = plan(["diabetes"], ["iterative"], [0], n_imputations=3, quick=True)
+    run([cell], tmp_path, progress=False)
+    (r,) = iter_results(tmp_path)
+    assert r["config_hash"] == cell.key.config_hash and "distributional" not in r["config"]
+    dist = r["distributional"]
+    assert dist["code_digest"] == source_digest(("distributional.py",)) and dist["n_draws"] == 3
+    split = make_split(load("diabetes"), 0)
+    feats = list(range(split.target_index))
+    sub = split.schema.select(feats)
+    est = seed(build("iterative", quick=True), method_seed("diabetes", "iterative", 0)).fit(split.train_obs,
+                                                                                          split.schema)
+    draws = est.impute(split.test_obs, n=3)[:, :, feats]
+    truth, scored = split.test_true[:, feats], split.test_scored[:, feats]
+    assert dist["wasserstein"]["columns"] == wasserstein_per_column(truth, draws, scored, sub)
+    assert dist["wasserstein_point"]["columns"] == wasserstein_per_column(truth, aggregate(draws, sub), scored, sub)
+    assert dist["crps"]["columns"] == crps_per_column(truth, draws, scored, sub)
+    cov = interval_coverage(truth, draws, scored, sub)
+    assert dist["coverage"]["0.9"]["columns"] == cov[0.9] and dist["coverage"]["0.5"]["columns"] == cov[0.5]
+    assert dist["brier"]["columns"] == brier_per_column(truth, draws, scored, sub)
+    assert set(dist["brier"]["columns"]) == {"sex"} and "target" not in dist["crps"]["columns"]
+    assert dist["crps"]["mean"] == pytest.approx(float(np.mean([v for v in dist["crps"]["columns"].values()
+                                                                 if v is not None])))
+    std = {f.name: float(np.std(truth[~np.isnan(truth[:, j]), j])) for j, f in enumerate(sub) if not f.is_categorical}
+    assert dist["column_std"] == pytest.approx(std)
+    from vaeac_bench.results import distributional_means
+
+    flat = distributional_means(r)
+    assert flat["w1"] == pytest.approx(np.mean([v / std[c] for c, v in dist["wasserstein"]["columns"].items()]))
+    assert flat["coverage_90"] == dist["coverage"]["0.9"]["mean"] and flat["brier"] == dist["brier"]["mean"]
+    # the flat means reach the long table; a record without them (computed before) simply has none
+    df = long_table([r])
+    assert {"w1", "w1_point", "crps", "brier", "coverage_50", "coverage_90"} <= set(df.metric)
+    old = {k: v for k, v in r.items() if k != "distributional"}
+    assert not {"w1", "crps"} & set(long_table([old]).metric)
+
+
+def test_a_single_imputation_cell_records_only_the_wasserstein_distances(tmp_path):
+    run(plan(["diabetes"], ["mean"], [0]), tmp_path, progress=False)
+    (r,) = iter_results(tmp_path)
+    dist = r["distributional"]
+    assert dist["n_draws"] == 1 and dist["wasserstein"] == dist["wasserstein_point"]
+    assert dist["wasserstein"]["mean"] > 0 and not {"crps", "coverage", "brier"} & set(dist)

@@ -20,6 +20,8 @@ EPILOG = """examples:
   run-bench --backend dask --jobs 4           # the same grid on a local Dask cluster of 4 worker processes
   run-bench --backend dask --scheduler tcp://10.0.0.1:8786   # ... or on a running Dask cluster
   run-bench --methods vaeac --device cuda     # neural methods on the GPU (the device is recorded, not hashed)
+  run-bench --datasets uci --mechanism mcar,mar,mnar-selfmask --missing-rate 0.1,0.3,0.5,0.7
+  run-bench --csv mine.csv --target price --categorical zip --methods mean,knn,vaeac   # your own table
 
 Finished cells are cached in --results-dir (one JSON per dataset x method x split x config), so an
 interrupted run resumes where it stopped. A cached cell computed by older code (its recorded code digest
@@ -28,6 +30,7 @@ $VAEAC_BENCH_DATA, then the user cache (filled by --download); breast, diabetes,
 """
 
 DEFAULT_TABLES = "1,2,7,10,10t,11"
+ALL_TABLES = "1,2,5,7,8,9,10,10t,11"
 
 
 def _splits(text: str) -> list[int]:
@@ -44,14 +47,25 @@ def _splits(text: str) -> list[int]:
     return vals
 
 
-def _rate(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--missing-rate must be a number in [0, 1), got {text!r}") from None
-    if not 0.0 <= v < 1.0:
-        raise argparse.ArgumentTypeError(f"--missing-rate must be in [0, 1), got {v}")
-    return v
+def _rates(text: str) -> list[float]:
+    """``0.5`` or a list ``0.1,0.3,0.5,0.7`` (issue 13 §3): each a number in [0, 1), duplicates dropped."""
+    out: list[float] = []
+    for item in (t.strip() for t in text.split(",")):
+        try:
+            v = float(item)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"--missing-rate must be a number in [0, 1) or a comma-separated list "
+                                             f"of them (0.1,0.3,0.5), got {text!r}") from None
+        if not 0.0 <= v < 1.0:
+            raise argparse.ArgumentTypeError(f"--missing-rate must be in [0, 1), got {v}")
+        if v not in out:
+            out.append(v)
+    return out
+
+
+def _names(text: str) -> list[str]:
+    """A comma-separated list of names, blanks and duplicates dropped, order kept."""
+    return list(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
 
 
 def _positive(text: str) -> int:
@@ -77,17 +91,32 @@ def _device(text: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="run-bench", description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--datasets", default="sklearn",
+    p.add_argument("--datasets", default=None,
                    help="dataset names and/or groups, comma-separated: uci (all 14), sklearn (the 4 embedded), "
-                        "table1, or names such as yeast,zoo (default: %(default)s)")
+                        "table1, or names such as yeast,zoo (default: sklearn)")
+    p.add_argument("--csv", default=None, metavar="PATH",
+                   help="benchmark your own table instead (CSV or Parquet, header row): real vs categorical columns "
+                        "inferred, cells already missing stay missing and are never scored; results in "
+                        "bench-STEM/ unless --results-dir")
+    p.add_argument("--target", default=None, metavar="COL",
+                   help="with --csv: the column the downstream task predicts (default: the last column)")
+    p.add_argument("--categorical", type=_names, default=[], metavar="A,B",
+                   help="with --csv: numeric columns to treat as categorical (text columns already are)")
+    p.add_argument("--drop", type=_names, default=[], metavar="A,B",
+                   help="with --csv: columns to leave out (identifiers, free text, constants)")
     p.add_argument("--methods", default="paper",
                    help="method names and/or groups, comma-separated: paper (mean, mice, missforest, gain, vaeac, "
                         "gsnn, nn), gain-original (table 7's alpha grid), all (default: %(default)s)")
     p.add_argument("--splits", type=_splits, default=None,
                    help="number of seeded 3:1 splits (5 in the paper), or split indices such as 0,1 or 3, (default: 5; "
                         "image datasets: split 0 only)")
-    p.add_argument("--mechanism", default="mcar", help="missingness mechanism (default: %(default)s)")
-    p.add_argument("--missing-rate", type=_rate, default=0.5, help="fraction of cells dropped (default: 0.5)")
+    p.add_argument("--mechanism", type=_names, default=["mcar"],
+                   help="missingness mechanism(s), comma-separated: mcar (the paper's), mar, mnar-logistic, "
+                        "mnar-selfmask, mnar-quantile (Muzellec et al. 2020); the grid runs every mechanism x "
+                        "rate (default: mcar)")
+    p.add_argument("--missing-rate", type=_rates, default=[0.5],
+                   help="fraction of cells dropped, or a list such as 0.1,0.3,0.5,0.7 (default: 0.5); the paper "
+                        "tables always report 50%% MCAR, the figures every mechanism and rate run")
     p.add_argument("--n-imputations", type=_positive, default=10,
                    help="imputations per object for multiple-imputation methods (default: 10, as §5.1)")
     p.add_argument("--data-dir", default=None, help=f"folder with the dataset files (else ${'VAEAC_BENCH_DATA'})")
@@ -114,8 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start a cell even if its memory estimate exceeds the machine's available memory")
     p.add_argument("--quick", action="store_true", help="tiny budgets for a smoke run (not comparable to the paper)")
     p.add_argument("--tables", default=DEFAULT_TABLES,
-                   help="paper tables to render: any of 1,2,5,7,8,9,10,10t,11, or none (default: %(default)s); "
-                        "table 8's synthetic-data models are cells like the others (never trained with --no-run)")
+                   help="paper tables to render: any of 1,2,5,7,8,9,10,10t,11, all, or none (default: %(default)s); "
+                        "table 8's synthetic-data models are cells like the others (never trained with --no-run); "
+                        "any grid table also renders beyond.md with its figures, and reports/index.md links them all")
     p.add_argument("--no-run", action="store_true", help="do not compute cells, only render reports")
     p.add_argument("--accept-stale", action="store_true",
                    help="keep cached cells computed by older code instead of recomputing them (each recomputed "
@@ -190,11 +220,30 @@ def main(argv: list[str] | None = None) -> int:
     from .datasets.masks import get_mechanism
     from .methods import resolve as resolve_methods
 
+    source = None
     try:
-        datasets = resolve_datasets(args.datasets)
+        if args.csv is None:
+            given = [o for o, v in (("--target", args.target), ("--categorical", args.categorical),
+                                    ("--drop", args.drop)) if v]
+            if given:
+                raise ValueError(f"{given[0]} applies to your own table; add --csv PATH or drop {given[0]}")
+        elif args.datasets is not None:
+            raise ValueError("--csv benchmarks your own table instead of --datasets; pass one of them")
+        else:
+            from .userdata import prepare
+
+            source, user_table, left_out = prepare(args.csv, args.target, tuple(args.categorical), tuple(args.drop))
+            if left_out:
+                log.warning("--csv %s: %d row(s) with no value of the target %r left out", args.csv, left_out,
+                            source.target)
+        datasets = [] if source is not None else resolve_datasets(args.datasets or "sklearn")
         methods = resolve_methods(args.methods)
-        get_mechanism(args.mechanism)
-        tables = [t.strip() for t in args.tables.split(",") if t.strip() and t.strip().lower() != "none"]
+        if not args.mechanism:
+            raise ValueError("--mechanism needs at least one name, e.g. mcar or mcar,mar,mnar-selfmask")
+        for mech in args.mechanism:
+            get_mechanism(mech)
+        tables = [t.strip() for t in (ALL_TABLES if args.tables.strip().lower() == "all" else args.tables).split(",")
+                  if t.strip() and t.strip().lower() != "none"]
         if args.tables == DEFAULT_TABLES and all(hasattr(get_spec(d), "height") for d in datasets):
             tables = ["5", "9"]  # image datasets only: the image tables (issue 10)
         from .tables import TABLES
@@ -207,7 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"run-bench: error: {err}", file=sys.stderr)
         return 2
-    base = Path("bench-quick") if args.quick else Path(".")
+    if source is not None:  # a user's table: its own folder, never mixed with the UCI results
+        base = Path(f"bench-{source.name}" + ("-quick" if args.quick else ""))
+        tables = []  # the paper tables have no such dataset; its report is beyond.md and the figures
+    else:
+        base = Path("bench-quick") if args.quick else Path(".")
     results_dir = Path(args.results_dir) if args.results_dir else base / "results"
     reports_dir = Path(args.reports_dir) if args.reports_dir else base / "reports"
     if args.no_run and tables:
@@ -227,10 +280,12 @@ def main(argv: list[str] | None = None) -> int:
         # fail fast, before any work, on a missing or corrupted dataset file
         from .image_cell import plan_image_cells  # issue 10: image datasets pair with image methods
 
-        datasets, table_methods, image_cells = plan_image_cells(datasets, methods, args.splits, args.mechanism,
+        datasets, table_methods, image_cells = plan_image_cells(datasets, methods, args.splits, args.mechanism[0],
                                                                 args.quick)
         try:
             shapes = {d: load(d, data_dir=args.data_dir, download=args.download).data.shape for d in datasets}
+            if source is not None:
+                shapes[source.name] = user_table.data.shape
         except (DataNotFoundError, ValueError) as err:
             print(f"run-bench: error: {err}", file=sys.stderr)
             return 2
@@ -242,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             cells = plan(datasets, table_methods, args.splits or list(range(5)), args.mechanism, args.missing_rate,
-                         args.n_imputations, args.quick) if datasets and table_methods else []
+                         args.n_imputations, args.quick, source) if (datasets or source) and table_methods else []
             cells += image_cells
         except (ImportError, ValueError, TypeError) as err:
             print(f"run-bench: error: cannot set up the methods: {err}", file=sys.stderr)
@@ -259,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         for label, err in summary.failed.items():
             print(f"run-bench: cell {label} failed: {err.splitlines()[0]}", file=sys.stderr)
         failed = len(summary.failed)
+    from .runner import PAPER_SETTING
     from .tables import render_all
 
     grid_tables = [t for t in tables if t not in ("5", "8", "9")]
@@ -266,8 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     readme = Path("README.md") if (not args.quick and results_dir.resolve() == Path("results").resolve()
                                    and Path("README.md").is_file()
                                    and "<!-- generated:findings -->" in Path("README.md").read_text()) else None
-    written = render_all(results_dir, reports_dir, grid_tables, quick=args.quick, mechanism=args.mechanism,
-                         rate=args.missing_rate, n_imputations=args.n_imputations, readme=readme)
+    # the paper tables report the paper's setting (50% MCAR, A.2) whatever else ran; the figures show the rest
+    written = render_all(results_dir, reports_dir, grid_tables, quick=args.quick, mechanism=PAPER_SETTING[0],
+                         rate=PAPER_SETTING[1], n_imputations=args.n_imputations, readme=readme)
     if "5" in tables or "9" in tables:  # image tables (issue 10) from the image cells' records
         from .tables.images import render_image_tables
 
@@ -280,6 +337,14 @@ def main(argv: list[str] | None = None) -> int:
                                 progress=not args.quiet)
             print(f"run-bench: table 8: {syn.describe()}", file=sys.stderr)
         written += render_table8(results_dir, reports_dir, quick=args.quick)
+    if source is not None and args.tables.strip().lower() != "none":  # a user's table: beyond.md and figures
+        from .tables.beyond import render_beyond
+
+        written += render_beyond(results_dir, reports_dir, quick=args.quick, n_imputations=args.n_imputations)
+    if any(p.parent.resolve() == reports_dir.resolve() for p in written):
+        from .tables.index import render_index
+
+        written.append(render_index(reports_dir))  # issue 13 §6: one page linking every table and figure
     if args.export:
         from .results import atomic_write_text, iter_results, long_table
 

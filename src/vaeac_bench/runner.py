@@ -25,21 +25,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .datasets import get_spec, load, make_split
 from .datasets.image_registry import dataset_kind
 from .datasets.splits import TEST_FRACTION
 from .methods import build, get, params_for, seed
-from .metrics import downstream_score, score_imputations
+from .metrics import aggregate, downstream_score, score_imputations
 from .provenance import build_provenance
 from .provenance import is_stale as provenance_is_stale
 from .resources import MemoryScheduler, PeakRSS, available_mb, estimate_mb, limit_threads, recorded_peaks, worker_env
 from .results import RESULT_SCHEMA, CellKey, atomic_write_json, config_hash
+from .schema import Schema
 from .seeding import derive_seed
 
 log = logging.getLogger("vaeac_bench")
 
 #: bump when the protocol (splits, masks, metrics) changes in a way that alters results
 PROTOCOL_VERSION = 1
+#: the paper's missingness setting (A.2: 50% MCAR), the one its tables report
+PAPER_SETTING = ("mcar", 0.5)
 
 
 @dataclass(frozen=True)
@@ -50,11 +55,15 @@ class Cell:
     quick: bool
     n_imputations: int
     config: dict[str, Any]
+    #: where a user's own table comes from (``run-bench --csv``, :mod:`userdata`); None for registered datasets
+    source: Any = None
 
     @property
     def label(self) -> str:
+        """``dataset/method/splitN``, plus ``/mechanism-rate`` outside the paper's 50% MCAR (labels stay unique)."""
         k = self.key
-        return f"{k.dataset}/{k.method}/split{k.split}"
+        label = f"{k.dataset}/{k.method}/split{k.split}"
+        return label if (k.mechanism, k.rate) == PAPER_SETTING else f"{label}/{k.mechanism}-{k.rate:g}"
 
 
 @dataclass
@@ -104,16 +113,31 @@ def cell_config(dataset: str, method: str, mechanism: str, rate: float, n_imputa
     }
 
 
-def plan(datasets: Sequence[str], methods: Sequence[str], splits: Sequence[int], mechanism: str = "mcar",
-         rate: float = 0.5, n_imputations: int = 10, quick: bool = False) -> list[Cell]:
-    """All cells of the grid (method-major, then dataset, then split)."""
+def plan(datasets: Sequence[str], methods: Sequence[str], splits: Sequence[int],
+         mechanism: str | Sequence[str] = "mcar", rate: float | Sequence[float] = 0.5, n_imputations: int = 10,
+         quick: bool = False, source: Any = None) -> list[Cell]:
+    """All cells of the grid: method-major, then dataset, mechanism, rate and split.
+
+    ``mechanism`` and ``rate`` may each be one value or a list (issue 13 §3); the grid is their product. One
+    value of each gives exactly the cells (and cache keys) it always did. ``source`` (a
+    :class:`userdata.UserSource`) plans the user's own table instead of registered ``datasets`` (issue 13 §5).
+    """
+    if source is not None:
+        datasets = [source.name]
+    mechanisms = [mechanism] if isinstance(mechanism, str) else list(mechanism)
+    rates = [float(rate)] if isinstance(rate, int | float) else [float(r) for r in rate]
+    if not mechanisms or not rates:
+        raise ValueError("plan needs at least one mechanism and one missing rate")
     cells = []
     for m in methods:
         for d in datasets:
-            cfg = cell_config(d, m, mechanism, rate, n_imputations, quick)
-            h = config_hash(cfg)
-            for s in splits:
-                cells.append(Cell(CellKey(d, m, int(s), mechanism, float(rate), h), quick, n_imputations, cfg))
+            for mech in mechanisms:
+                for r in rates:
+                    cfg = (cell_config(d, m, mech, r, n_imputations, quick) if source is None
+                           else source.cell_config(m, mech, r, n_imputations, quick))
+                    h = config_hash(cfg)
+                    for s in splits:
+                        cells.append(Cell(CellKey(d, m, int(s), mech, r, h), quick, n_imputations, cfg, source))
     return cells
 
 
@@ -149,12 +173,13 @@ def _place(est: Any, device: str) -> str:
 def compute_cell(cell: Cell, data_dir: str | os.PathLike | None = None, threads: int = 1,
                  device: str = "cpu") -> dict[str, Any]:
     """Run one cell end to end and return its result record (nothing is written here)."""
-    if dataset_kind(cell.key.dataset) == "image":  # issue 10: image cells score the NLL of hidden pixels
+    # issue 10: image cells score the NLL of hidden pixels (a user's table, issue 13 §5, is always tabular)
+    if cell.source is None and dataset_kind(cell.key.dataset) == "image":
         from .image_cell import compute_image_cell
 
         return compute_image_cell(cell, data_dir=data_dir, threads=threads)
     k = cell.key
-    table = load(k.dataset, data_dir=data_dir)
+    table = cell.source.load() if cell.source is not None else load(k.dataset, data_dir=data_dir)
     split = make_split(table, k.split, k.mechanism, k.rate)
     cell_seed = method_seed(k.dataset, k.method, k.split)
     t_idx = split.target_index
@@ -191,6 +216,9 @@ def compute_cell(cell: Cell, data_dir: str | os.PathLike | None = None, threads:
         "metrics": {"nrmse": score.nrmse, "pfc": score.pfc, down_name: down,
                     "train_nrmse": train_score.nrmse, "train_pfc": train_score.pfc},
         "per_feature": [vars(f) | {"is_target": j == t_idx} for j, f in enumerate(score.features)],
+        # issue 13 §4: the imputations scored as a distribution (not part of the config hash or code digest)
+        "distributional": distributional_record(split.test_true, test_imp, split.test_scored, split.schema,
+                                                features),
         # wall seconds, and CPU seconds of this process (= wall on an idle core for a single-threaded job)
         "timing": {"fit_s": t1 - t0, "impute_test_s": t2 - t1, "impute_train_s": t3 - t2},
         "cpu": {"fit_s": c1 - c0, "total_s": c3 - c0},
@@ -200,6 +228,47 @@ def compute_cell(cell: Cell, data_dir: str | os.PathLike | None = None, threads:
             threads=threads, device=ran_on, device_requested=device),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def distributional_digest() -> str:
+    """The digest of :mod:`distributional` (the code that made a record's distributional scores)."""
+    from .provenance import source_digest
+
+    return source_digest(("distributional.py",))
+
+
+def distributional_record(truth: np.ndarray, imputations: np.ndarray, scored: np.ndarray, schema: Schema,
+                          columns: Sequence[int]) -> dict[str, Any]:
+    """The distributional scores (issue 13 §4) of one cell's test imputations on ``columns``, JSON-ready.
+
+    ``wasserstein`` pools every draw, ``wasserstein_point`` scores the point imputation (mean / mode of the
+    draws, as NRMSE/PFC do); CRPS, 50%/90% coverage and Brier need at least 2 draws and are absent otherwise.
+    ``column_std`` holds NRMSE's normaliser of each real column (W1 and CRPS are in the column's units).
+    Categorical draws are rounded to codes first (as :func:`metrics.aggregate` does). A score that cannot be
+    computed is recorded as an ``error`` line rather than failing an expensive cell.
+    """
+    from .distributional import distributional_scores, wasserstein_per_column
+
+    columns = list(columns)
+    sub = schema.select(columns)
+    draws = np.array(imputations, dtype=float)
+    draws = (draws[None] if draws.ndim == 2 else draws)[:, :, columns]
+    cat = sub.categorical_mask
+    draws[:, :, cat] = np.rint(draws[:, :, cat])
+    truth, scored = np.asarray(truth, dtype=float)[:, columns], np.asarray(scored, dtype=bool)[:, columns]
+    out: dict[str, Any] = {"code_digest": distributional_digest(), "n_draws": int(len(draws))}
+    try:
+        out.update(distributional_scores(truth, draws, scored, sub))
+        point = wasserstein_per_column(truth, aggregate(draws, sub), scored, sub)
+    except ValueError as err:
+        return out | {"error": str(err)}
+    vals = [v for v in point.values() if v is not None]
+    out["wasserstein_point"] = {"mean": float(np.mean(vals)) if vals else None, "columns": point}
+    # each real column's population std over its known test cells: NRMSE's normaliser (metrics.py), so that a
+    # reader can put W1 and CRPS (in the column's units) on NRMSE's scale and average them across columns
+    out["column_std"] = {f.name: float(np.nanstd(truth[:, j])) if (~np.isnan(truth[:, j])).any() else None
+                         for j, f in enumerate(sub) if not f.is_categorical}
+    return out
 
 
 def _json_safe(obj: Any) -> Any:

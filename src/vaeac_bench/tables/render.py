@@ -414,7 +414,8 @@ def render_readme(readme_text: str, summary: pd.DataFrame) -> str:
 def render_all(results_dir: str | Path, reports_dir: str | Path, tables: Iterable[str] = ("1", "2", "10", "11"),
                quick: bool = False, mechanism: str = "mcar", rate: float = 0.5,
                n_imputations: int = 10, readme: str | Path | None = None) -> list[Path]:
-    """Write the requested tables, summary, timing table, tidy long CSV (and README blocks); return the paths.
+    """Write the requested tables, summary, timing table, tidy long CSV, ``beyond.md`` with its figures (and the
+    README blocks); return the paths.
 
     No table requested means nothing is written. Every file is written atomically.
     """
@@ -444,6 +445,10 @@ def render_all(results_dir: str | Path, reports_dir: str | Path, tables: Iterabl
     atomic_write_text(path, long_table(results).sort_values(
         ["dataset", "method", "split", "metric"]).to_csv(index=False, float_format="%.6g"))
     written.append(path)
+    # issue 13 §6: every mechanism and rate run, the distributional scores and the figures, from the same results
+    from .beyond import render_beyond
+
+    written += render_beyond(results_dir, reports_dir, quick, n_imputations)
     if readme is not None and not quick:
         readme = Path(readme)
         atomic_write_text(readme, render_readme(readme.read_text(), summary))
