@@ -103,8 +103,8 @@ def render_table9(results: list[dict[str, Any]], quick: bool = False) -> str:
         lines += ["**Quick run: tiny budgets, not comparable to the paper.**", ""]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
-    lines += ["", "IS-S: importance sampling (18), MC-S: Monte Carlo (17), S samples per object; naive Bayes is exact and has no "
-              "network (its one number sits under 'conv', 'same' under 'FC'). "
+    lines += ["", "IS-S: importance sampling (18), MC-S: Monte Carlo (17), S samples per object; "
+              "naive Bayes is exact and has no network (its one number sits under 'conv', 'same' under 'FC'). "
               "Masks: MNIST the observed 3-row band, Omniglot random rectangles (A.3). '(e/p ep)': epochs run / the "
               "paper's. MC-10⁴ is not computed by the grid yet (10⁴ decoder passes per object). Paper numbers: "
               "tables/published.csv."]
