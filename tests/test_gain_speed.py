@@ -1,9 +1,9 @@
-"""Issue 12 item 5: the faster GAIN training step trains exactly as the plain formulation of the algorithm.
+"""Issue 12 item 5: GAIN's hand-written training step computes the gradients autograd gives on the losses.
 
-The reference below is the training step as it was written before the speed-up (arithmetic masks
-m*x + (1-m)*z, the hint b*m + fill*(1-b), a masked softmax for every layout, D's weight gradients computed
-in the G step, single-tensor Adam), run here on the same seeds; the estimator's weights must equal it to
-the bit, for both variants and for mixed and all-categorical tables.
+The reference below is the training step as it was written before the speed-up (autograd on the losses as
+the authors' code writes them, arithmetic masks m*x + (1-m)*z, the hint b*m + fill*(1-b), a masked softmax
+for every layout, single-tensor Adam), run here on the same seeds. The estimator's D and G gradients of the
+first iterations must match it to float32 rounding, for both variants and mixed and all-categorical tables.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from vaeac_bench.methods import gain
 from vaeac_bench.methods.gain import LOG_EPS, GAINImputer, he_normal_mlp
 from vaeac_bench.schema import Schema
 
@@ -34,8 +35,10 @@ def table(all_categorical: bool, n: int = 150, seed: int = 0) -> tuple[np.ndarra
     return X, schema
 
 
-def reference_generator_weights(est: GAINImputer, X: np.ndarray, schema: Schema) -> dict[str, torch.Tensor]:
-    """G's weights after ``est.iterations`` steps of the plain formulation (no held-out cells), same seeds."""
+def reference_gradients(est: GAINImputer, X: np.ndarray, schema: Schema,
+                        keep: list | None = None) -> list[list[torch.Tensor]]:
+    """D's then G's gradients at each of ``est.iterations`` autograd steps (no held-out cells), same seeds;
+    the trained G is appended to ``keep`` when given."""
     est._resolve()
     est.seed_ = int(est.random_state)
     est.schema_, est.min_, est.max_ = schema, np.nanmin(X, axis=0), np.nanmax(X, axis=0)
@@ -61,6 +64,7 @@ def reference_generator_weights(est: GAINImputer, X: np.ndarray, schema: Schema)
         soft = e / ((e * cat) @ est._assign).gather(1, index).clamp_min(1e-30)
         return torch.where(cat, soft, torch.sigmoid(logits))
 
+    out = []
     for _ in range(est.iterations):
         idx = torch.as_tensor(rng.choice(len(wide), size=min(est.batch_size, len(wide)), replace=False))
         xb, mb = wide[idx], m[idx]
@@ -74,25 +78,56 @@ def reference_generator_weights(est: GAINImputer, X: np.ndarray, schema: Schema)
         d_loss = -torch.mean(mb * torch.log(d + LOG_EPS) + (1 - mb) * torch.log(1 - d + LOG_EPS))
         opt_d.zero_grad()
         d_loss.backward()
+        out.append([p.grad.clone() for p in D.parameters()])
         opt_d.step()
         d = torch.sigmoid(D(torch.cat([x_hat, h], dim=1)))
         g_loss = -torch.mean((1 - mb) * torch.log(d + LOG_EPS)) + est.alpha_ * est._reconstruction(xb, g, mb)
         opt_g.zero_grad()
         g_loss.backward()
+        out.append([p.grad.clone() for p in G.parameters()])
         opt_g.step()
-    return G.state_dict()
+    if keep is not None:
+        keep.append(G)
+    return out
 
 
 @pytest.mark.parametrize("variant", ["modified", "original"])
 @pytest.mark.parametrize("all_categorical", [False, True])
-def test_fast_step_trains_exactly_as_the_plain_formulation(variant, all_categorical):
+def test_hand_written_gradients_equal_autograd_on_the_written_losses(variant, all_categorical, monkeypatch):
     X, schema = table(all_categorical)
-    kw = {"variant": variant, "iterations": ITERATIONS, "batch_size": 64, "validation_fraction": 0.0,
-          "random_state": 3}
+    kw = {"variant": variant, "iterations": 3, "batch_size": 64, "validation_fraction": 0.0, "random_state": 3}
+    seen: list[list[torch.Tensor]] = []
+    real = gain.set_grads
+
+    def record(params, grads):
+        seen.append([g.clone() for g in grads])
+        real(params, grads)
+
+    monkeypatch.setattr(gain, "set_grads", record)
+    GAINImputer(**kw).fit(X, schema)
+    ref = reference_gradients(GAINImputer(**kw), X, schema)
+    assert len(seen) == len(ref) == 6  # D then G, three iterations
+    for k, (mine, theirs) in enumerate(zip(seen, ref, strict=True)):
+        for j, (a, b) in enumerate(zip(mine, theirs, strict=True)):
+            net = "DG"[k % 2]
+            scale = float(b.abs().max())
+            assert scale > 0, f"{net} parameter {j} has no gradient: the comparison would be empty"
+            # float32 rounding of two summation orders, relative to the gradient's size
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * scale,
+                                       msg=lambda m, k=k, j=j, net=net: f"iteration {k // 2 + 1}, {net}.{j}: {m}")
+
+
+@pytest.mark.parametrize("variant", ["modified", "original"])
+def test_training_stays_with_the_plain_formulation_over_many_steps(variant):
+    """Rounding differences stay rounding-sized over training: after 40 Adam steps the generators agree closely."""
+    X, schema = table(False)
+    kw = {"variant": variant, "iterations": 40, "batch_size": 64, "validation_fraction": 0.0, "random_state": 3}
     fast = GAINImputer(**kw).fit(X, schema)
-    ref = reference_generator_weights(GAINImputer(**kw), X, schema)
-    for k, v in fast.G_.state_dict().items():
-        assert torch.equal(v, ref[k]), f"G.{k} differs from the plain formulation"
+    ref: list[torch.nn.Module] = []
+    reference_gradients(GAINImputer(**kw), X, schema, keep=ref)
+    for (k, a), b in zip(fast.G_.state_dict().items(), ref[0].state_dict().values(), strict=True):
+        # each Adam step moves a weight by about lr = 1e-3; 40 steps apart would differ by up to 4e-2
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-4, msg=lambda m, k=k: f"G.{k}: {m}")
 
 
 @pytest.mark.parametrize("all_categorical", [False, True])

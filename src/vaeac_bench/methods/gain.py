@@ -71,6 +71,31 @@ def mlp_forward(net: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.linear(h, l2.weight, l2.bias)
 
 
+def mlp_forward_saved(net: nn.Sequential, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`mlp_forward` that also returns the two hidden ReLU outputs its backward pass needs."""
+    l0, _, l1, _, l2 = net
+    r1 = torch.relu(torch.nn.functional.linear(x, l0.weight, l0.bias))
+    r2 = torch.relu(torch.nn.functional.linear(r1, l1.weight, l1.bias))
+    return torch.nn.functional.linear(r2, l2.weight, l2.bias), r1, r2
+
+
+def mlp_backward(net: nn.Sequential, x: torch.Tensor, r1: torch.Tensor, r2: torch.Tensor, d_out: torch.Tensor,
+                 input_cols: int = 0, params: bool = True) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+    """Backward pass of :func:`mlp_forward_saved`: the parameter gradients (in ``net.parameters()`` order; empty
+    when ``params`` is False) and the gradient of the first ``input_cols`` input columns (None when 0)."""
+    l0, _, l1, _, l2 = net
+    d_z2 = torch.ops.aten.threshold_backward(d_out @ l2.weight, r2, 0)
+    d_z1 = torch.ops.aten.threshold_backward(d_z2 @ l1.weight, r1, 0)
+    grads = [d_z1.t() @ x, d_z1.sum(0), d_z2.t() @ r1, d_z2.sum(0), d_out.t() @ r2, d_out.sum(0)] if params else []
+    return grads, (d_z1 @ l0.weight[:, :input_cols] if input_cols else None)
+
+
+def set_grads(params: list[torch.Tensor], grads: list[torch.Tensor]) -> None:
+    """Hand computed gradients to the optimiser (``.grad`` of each parameter)."""
+    for p, g in zip(params, grads, strict=True):
+        p.grad = g
+
+
 def gain_hint(m: torch.Tensor, rate: float, fill: float, generator: torch.Generator) -> torch.Tensor:
     """Hint h = b*m + fill*(1-b), b ~ Bernoulli(rate): fill 0 is the authors' code, 0.5 is A.4."""
     # where(b, m, fill) is b*m + fill*(1-b) to the bit for b in {0, 1}, in 2 ops instead of 5 (issue 12)
@@ -231,6 +256,25 @@ class GAINImputer(Imputer):
         per_cell = per_slot @ self._assign
         return (m * per_cell).sum() / m.sum().clamp_min(1.0)
 
+    def _reconstruction_grad(self, x: torch.Tensor, g: torch.Tensor, m: torch.Tensor, mw: torch.Tensor,
+                             alpha: float) -> torch.Tensor:
+        """``alpha`` times the gradient of :meth:`_reconstruction` with respect to ``g`` (``mw``: wide bool mask)."""
+        if self.variant == "original":  # d/dg of mean((m x - m g)^2) / mean(m), m in {0, 1}
+            return (m * (g - x)) * ((2.0 * alpha / g.numel()) / torch.mean(m).clamp_min(LOG_EPS))
+        # eq. (12): d/dg of w_ce (-x log(g + eps)) + w_l2 (g - x)^2 on observed slots, over the observed cells
+        per_slot = self._w_ce * x / (g + LOG_EPS) - 2.0 * self._w_l2 * (g - x)
+        return torch.where(mw, per_slot, 0.0) * (-alpha / m.sum().clamp_min(1.0))
+
+    def _activate_backward(self, g: torch.Tensor, d_g: torch.Tensor) -> torch.Tensor:
+        """Gradient with respect to the logits of :meth:`_activate`'s output ``g``, given the gradient ``d_g``."""
+        gd = d_g * g
+        if self.variant == "original" or not self._any_cat:
+            return gd * (1 - g)  # sigmoid
+        # softmax block: g_j (d_j - sum over the block of d_i g_i)
+        block = ((gd if self._all_cat else gd * self._slot_cat) @ self._assign).gather(1, self._slot_col.expand_as(g))
+        soft = gd - g * block
+        return soft if self._all_cat else torch.where(self._slot_cat, soft, gd * (1 - g))
+
     # -- fitting ------------------------------------------------------------------------------------------
     def _fit(self, X: np.ndarray, schema: Schema) -> None:
         self._resolve()
@@ -256,8 +300,8 @@ class GAINImputer(Imputer):
         cpu_gen = torch.Generator().manual_seed(self._seed("init"))
         self.G_ = he_normal_mlp(width + n_feat, hidden, width, cpu_gen).to(dev)
         self.D_ = he_normal_mlp(width + n_feat, hidden, n_feat, cpu_gen).to(dev)
-        opt_g = torch.optim.Adam(self.G_.parameters(), lr=float(self.learning_rate), foreach=True)
-        opt_d = torch.optim.Adam(self.D_.parameters(), lr=float(self.learning_rate), foreach=True)
+        opt_g = torch.optim.Adam(self.G_.parameters(), lr=float(self.learning_rate), fused=True)
+        opt_d = torch.optim.Adam(self.D_.parameters(), lr=float(self.learning_rate), fused=True)
 
         wide, m = self._encode(X_train)
         wide_t, m_t = torch.as_tensor(wide, device=dev), torch.as_tensor(m, device=dev)  # moved once
@@ -265,44 +309,49 @@ class GAINImputer(Imputer):
         n_rows = wide_t.shape[0]
         batch = min(int(self.batch_size), n_rows)
         G, D, alpha = self.G_, self.D_, self.alpha_
-        d_params = list(D.parameters())
-        hint_rate, hint_fill = self.hint_rate_, self.hint_fill_
+        g_params, d_params = list(G.parameters()), list(D.parameters())
+        hint_rate, hint_fill, noise = self.hint_rate_, self.hint_fill_, float(self.noise_scale)
+        inv_cells = 1.0 / (batch * n_feat)  # both adversarial losses are means over batch x features
 
-        # Issue 12: the same arithmetic as the authors' two sess.run calls, with less overhead: masks as
-        # where() (bit-identical for 0/1 masks), 1-m computed once, D's weight gradients not computed in the
-        # G step (they were discarded), Adam's foreach form (same formulas, one kernel per op for all tensors).
+        # Issue 12: one iteration is the authors' two sess.run calls (the same batch, hint, noise, losses and Adam
+        # updates, D's step first), with the gradients written out instead of traced by autograd: GAIN's
+        # networks are so small that autograd's per-op bookkeeping cost more than the products themselves.
+        # tests/test_gain_speed.py checks every gradient against autograd on the losses as written.
         def step(it: int) -> None:
             # authors' sample_batch_index: a random batch without replacement
             idx = torch.as_tensor(rng.choice(n_rows, size=batch, replace=False), device=dev)
             xb, mb, mw = wide_t[idx], m_t[idx], mw_t[idx]
             not_m = 1 - mb
             h = gain_hint(mb, hint_rate, hint_fill, gen)
-            g = self._generate(xb, mb, gen, mw)
-            x_hat = torch.where(mw, xb, g)  # m*x + (1-m)*G
-            # discriminator step: -mean[m log D + (1-m) log(1-D)] over all cells (authors' gain.py)
-            d_prob = torch.sigmoid(mlp_forward(D, torch.cat([x_hat.detach(), h], dim=1)))
-            d_loss = -torch.mean(mb * torch.log(d_prob + LOG_EPS) + not_m * torch.log(1 - d_prob + LOG_EPS))
-            opt_d.zero_grad()
-            d_loss.backward()
+            # G: x~ = m*x + (1-m)*z (the same draws as _generate), x^ = m*x + (1-m)*G(x~, m)
+            g_in = torch.cat([torch.where(mw, xb, torch.rand(xb.shape, generator=gen, device=dev) * noise), mb], 1)
+            logits, g_r1, g_r2 = mlp_forward_saved(G, g_in)
+            g = self._activate(logits)
+            d_in = torch.cat([torch.where(mw, xb, g), h], dim=1)
+            # discriminator step on -mean[m log(D + eps) + (1-m) log(1 - D + eps)] (authors' gain.py)
+            d_logit, r1, r2 = mlp_forward_saved(D, d_in)
+            d = torch.sigmoid(d_logit)
+            d_d = (not_m / (1 - d + LOG_EPS) - mb / (d + LOG_EPS)) * inv_cells
+            set_grads(d_params, mlp_backward(D, d_in, r1, r2, d_d * d * (1 - d))[0])
             opt_d.step()
-            # generator step against the updated D, same batch/noise/hint (one sess.run after the other); D is
-            # frozen for it: only the gradient through D's input is needed
-            for p in d_params:
-                p.requires_grad_(False)
-            d_prob = torch.sigmoid(mlp_forward(D, torch.cat([x_hat, h], dim=1)))
-            g_adv = -torch.mean(not_m * torch.log(d_prob + LOG_EPS))
-            g_loss = g_adv + alpha * self._reconstruction(xb, g, mb)
-            opt_g.zero_grad()
-            g_loss.backward()
+            # generator step against the updated D: -mean[(1-m) log(D + eps)] + alpha * reconstruction
+            d_logit, r1, r2 = mlp_forward_saved(D, d_in)
+            d = torch.sigmoid(d_logit)
+            d_d = not_m / (d + LOG_EPS) * -inv_cells
+            d_x_hat = mlp_backward(D, d_in, r1, r2, d_d * d * (1 - d), input_cols=width, params=False)[1]
+            d_g = torch.where(mw, 0.0, d_x_hat) + self._reconstruction_grad(xb, g, mb, mw, alpha)
+            set_grads(g_params, mlp_backward(G, g_in, g_r1, g_r2, self._activate_backward(g, d_g))[0])
             opt_g.step()
-            for p in d_params:
-                p.requires_grad_(True)
 
         def score(it: int) -> float:  # higher is better: minus the held-out error (A.4 picks the iteration)
             return -self._validation_score(X_train, held, encoded=(wide_t, m_t))  # encoded once per fit
 
         key = repr((self.config(), self.seed_, X.shape))
-        res = fit_loop(step, max_epochs=int(self.iterations), score=score if held is not None else None,
+        def no_grad_step(it: int) -> None:
+            with torch.no_grad():
+                step(it)
+
+        res = fit_loop(no_grad_step, max_epochs=int(self.iterations), score=score if held is not None else None,
                        validate_every=int(self.eval_every), max_extensions=int(self.max_extensions), keep=G,
                        state=LoopState(modules={"D": D}, optimizers={"G": opt_g, "D": opt_d},
                                        generators={"torch": gen}, rngs={"batches": rng}),
