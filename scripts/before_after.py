@@ -23,6 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from vaeac_bench import runner
 from vaeac_bench.methods import get
 from vaeac_bench.runner import compute_cell, plan
 
@@ -77,6 +78,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--before-results", default=None,
                     help="read 'before' from this results folder (the cells the grid computed with the --ref code) "
                          "instead of recomputing them; its CPU column is then the recorded wall fit+impute time")
+    ap.add_argument("--extra-seeds", type=int, default=0,
+                    help="also run both versions with this many other method seeds per cell (the grid's seed + k), "
+                         "to show the seed-to-seed spread the before/after differences should be compared with")
     args = ap.parse_args(argv)
 
     mod_path, cls_name = get(args.method).target.split(":")
@@ -98,6 +102,19 @@ def main(argv: list[str] | None = None) -> None:
                 setattr(live, cls_name, after_cls)
         rows.append((cell.key.dataset, cell.key.split, out))
         print(json.dumps({"dataset": cell.key.dataset, "split": cell.key.split, **out}), flush=True)
+        grid_seed = runner.method_seed
+        for k in range(1, args.extra_seeds + 1):
+            runner.method_seed = lambda *key, k=k, base=grid_seed: base(*key) + k  # type: ignore[misc]
+            extra = {}
+            try:
+                for label, cls in (("before", before_cls), ("after", after_cls)):
+                    setattr(live, cls_name, cls)
+                    extra[label] = run(cell, args.data_dir)
+            finally:
+                runner.method_seed = grid_seed
+                setattr(live, cls_name, after_cls)
+            print(json.dumps({"dataset": cell.key.dataset, "split": cell.key.split, "seed_offset": k, **extra}),
+                  flush=True)
 
     before_s = "before s (recorded, wall)" if args.before_results else "CPU s before"
     print(f"\n| dataset | split | metric | before | after | abs diff | {before_s} | CPU s after |")

@@ -15,7 +15,9 @@ observed, helped by a hint h about the true mask m. They differ in what ``varian
     iterations (best checkpoint).
 
 Multiple imputation (§5.1, n = 10) draws fresh generator noise for every imputation.
-Deliberate differences from the authors' code are listed in ``docs/gain_um.md``.
+Deliberate differences from the authors' code are listed in ``docs/gain_um.md``. The training step writes its
+gradients out by hand (the networks are tiny, so autograd's bookkeeping dominated; issue 12): the same losses,
+draws and Adam updates, equal to autograd's gradients to float32 rounding (``docs/performance.md``).
 """
 
 from __future__ import annotations
