@@ -15,7 +15,9 @@ observed, helped by a hint h about the true mask m. They differ in what ``varian
     iterations (best checkpoint).
 
 Multiple imputation (§5.1, n = 10) draws fresh generator noise for every imputation.
-Deliberate differences from the authors' code are listed in ``docs/gain_um.md``.
+Deliberate differences from the authors' code are listed in ``docs/gain_um.md``. The training step writes its
+gradients out by hand (the networks are tiny, so autograd's bookkeeping dominated; issue 12): the same losses,
+draws and Adam updates, equal to autograd's gradients to float32 rounding (``docs/performance.md``).
 """
 
 from __future__ import annotations
@@ -62,10 +64,45 @@ def he_normal_mlp(n_in: int, n_hidden: int, n_out: int, generator: torch.Generat
     return net
 
 
+def mlp_forward(net: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """``net(x)`` for a :func:`he_normal_mlp`, through the functional ops (the same numbers, without the ~6
+    ``Module.__call__`` dispatches per pass that cost as much as GAIN's small matrix products: issue 12)."""
+    l0, _, l1, _, l2 = net
+    h = torch.relu(torch.nn.functional.linear(x, l0.weight, l0.bias))
+    h = torch.relu(torch.nn.functional.linear(h, l1.weight, l1.bias))
+    return torch.nn.functional.linear(h, l2.weight, l2.bias)
+
+
+def mlp_forward_saved(net: nn.Sequential, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`mlp_forward` that also returns the two hidden ReLU outputs its backward pass needs."""
+    l0, _, l1, _, l2 = net
+    r1 = torch.relu(torch.nn.functional.linear(x, l0.weight, l0.bias))
+    r2 = torch.relu(torch.nn.functional.linear(r1, l1.weight, l1.bias))
+    return torch.nn.functional.linear(r2, l2.weight, l2.bias), r1, r2
+
+
+def mlp_backward(net: nn.Sequential, x: torch.Tensor, r1: torch.Tensor, r2: torch.Tensor, d_out: torch.Tensor,
+                 input_cols: int = 0, params: bool = True) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+    """Backward pass of :func:`mlp_forward_saved`: the parameter gradients (in ``net.parameters()`` order; empty
+    when ``params`` is False) and the gradient of the first ``input_cols`` input columns (None when 0)."""
+    l0, _, l1, _, l2 = net
+    d_z2 = torch.ops.aten.threshold_backward(d_out @ l2.weight, r2, 0)
+    d_z1 = torch.ops.aten.threshold_backward(d_z2 @ l1.weight, r1, 0)
+    grads = [d_z1.t() @ x, d_z1.sum(0), d_z2.t() @ r1, d_z2.sum(0), d_out.t() @ r2, d_out.sum(0)] if params else []
+    return grads, (d_z1 @ l0.weight[:, :input_cols] if input_cols else None)
+
+
+def set_grads(params: list[torch.Tensor], grads: list[torch.Tensor]) -> None:
+    """Hand computed gradients to the optimiser (``.grad`` of each parameter)."""
+    for p, g in zip(params, grads, strict=True):
+        p.grad = g
+
+
 def gain_hint(m: torch.Tensor, rate: float, fill: float, generator: torch.Generator) -> torch.Tensor:
     """Hint h = b*m + fill*(1-b), b ~ Bernoulli(rate): fill 0 is the authors' code, 0.5 is A.4."""
-    b = (torch.rand(m.shape, generator=generator, device=m.device) < rate).to(m.dtype)
-    return b * m + fill * (1.0 - b)
+    # where(b, m, fill) is b*m + fill*(1-b) to the bit for b in {0, 1}, in 2 ops instead of 5 (issue 12)
+    b = torch.rand(m.shape, generator=generator, device=m.device) < rate
+    return torch.where(b, m, float(fill))
 
 
 class GAINImputer(Imputer):
@@ -154,6 +191,8 @@ class GAINImputer(Imputer):
         self._widths_t = torch.as_tensor(self.widths_, device=dev)  # built once, not at every step
         self._one_slot, self._width = bool((self.widths_ == 1).all()), int(self.offsets_[-1])
         self._slot_cat = torch.as_tensor(is_cat, device=dev)
+        # Python flags, so no step reads a tensor back to decide a branch
+        self._any_cat, self._all_cat = bool(is_cat.any()), bool(is_cat.all())
         self._w_ce = torch.as_tensor(np.where(is_cat, 0.2 / k, 0.0), dtype=torch.float32, device=dev)
         self._w_l2 = torch.as_tensor(np.where(is_cat, 0.8 / k, 1.0), dtype=torch.float32, device=dev)
         self._assign = torch.zeros(len(col), len(schema), device=dev)
@@ -181,25 +220,32 @@ class GAINImputer(Imputer):
 
     def _generate(self, x: torch.Tensor, m: torch.Tensor, generator: torch.Generator,
                   mw: torch.Tensor | None = None) -> torch.Tensor:
-        """One generator pass: x~ = m*x + (1-m)*U(0, noise_scale), output through sigmoid / softmax."""
+        """One generator pass: x~ = m*x + (1-m)*U(0, noise_scale), output through sigmoid / softmax.
+
+        ``mw`` is the wide mask (bool or 0/1 float). x~ is computed as where(mw, x, z): for a 0/1 mask and the
+        zeros the encoding puts in missing cells this is m*x + (1-m)*z to the bit, in one op instead of four.
+        """
         mw = self._wide_mask(m) if mw is None else mw
         z = torch.rand(x.shape, generator=generator, device=x.device) * float(self.noise_scale)
-        x_tilde = mw * x + (1.0 - mw) * z
-        logits = self.G_(torch.cat([x_tilde, m], dim=1))
+        x_tilde = torch.where(mw if mw.dtype == torch.bool else mw > 0, x, z)
+        logits = mlp_forward(self.G_, torch.cat([x_tilde, m], dim=1))
         return self._activate(logits)
 
     def _activate(self, logits: torch.Tensor) -> torch.Tensor:
         """Sigmoid for real (and all original-variant) slots, a softmax over each categorical one-hot block."""
-        if self.variant == "original" or not bool(self._slot_cat.any()):
+        if self.variant == "original" or not self._any_cat:
             return torch.sigmoid(logits)
         index = self._slot_col.expand_as(logits)
-        masked = torch.where(self._slot_cat, logits, torch.full_like(logits, -torch.inf))
+        # every slot categorical (e.g. Mushroom): the masks below select everything, so they are skipped
+        # (the same numbers: where(True, a, b) = a and e * 1.0 = e)
+        masked = logits.detach() if self._all_cat else torch.where(self._slot_cat, logits.detach(), -torch.inf)
         block_max = torch.full((logits.shape[0], len(self.schema_)), -torch.inf, device=logits.device)
-        block_max = block_max.scatter_reduce(1, index, masked.detach(), reduce="amax")
-        e = torch.exp(torch.where(self._slot_cat, logits - block_max.gather(1, index), torch.zeros_like(logits)))
-        block_sum = (e * self._slot_cat) @ self._assign
+        block_max = block_max.scatter_reduce_(1, index, masked, reduce="amax")
+        shifted = logits - block_max.gather(1, index)
+        e = torch.exp(shifted if self._all_cat else torch.where(self._slot_cat, shifted, 0.0))
+        block_sum = (e if self._all_cat else e * self._slot_cat) @ self._assign
         soft = e / block_sum.gather(1, index).clamp_min(1e-30)
-        return torch.where(self._slot_cat, soft, torch.sigmoid(logits))
+        return soft if self._all_cat else torch.where(self._slot_cat, soft, torch.sigmoid(logits))
 
     def _reconstruction(self, x: torch.Tensor, g: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         """Mean over observed cells of the per-column reconstruction loss (MSE, or eq. (12) for categoricals)."""
@@ -211,6 +257,25 @@ class GAINImputer(Imputer):
         per_slot = self._w_ce * (-x * torch.log(g + LOG_EPS)) + self._w_l2 * (g - x) ** 2
         per_cell = per_slot @ self._assign
         return (m * per_cell).sum() / m.sum().clamp_min(1.0)
+
+    def _reconstruction_grad(self, x: torch.Tensor, g: torch.Tensor, m: torch.Tensor, mw: torch.Tensor,
+                             alpha: float) -> torch.Tensor:
+        """``alpha`` times the gradient of :meth:`_reconstruction` with respect to ``g`` (``mw``: wide bool mask)."""
+        if self.variant == "original":  # d/dg of mean((m x - m g)^2) / mean(m), m in {0, 1}
+            return (m * (g - x)) * ((2.0 * alpha / g.numel()) / torch.mean(m).clamp_min(LOG_EPS))
+        # eq. (12): d/dg of w_ce (-x log(g + eps)) + w_l2 (g - x)^2 on observed slots, over the observed cells
+        per_slot = self._w_ce * x / (g + LOG_EPS) - 2.0 * self._w_l2 * (g - x)
+        return torch.where(mw, per_slot, 0.0) * (-alpha / m.sum().clamp_min(1.0))
+
+    def _activate_backward(self, g: torch.Tensor, d_g: torch.Tensor) -> torch.Tensor:
+        """Gradient with respect to the logits of :meth:`_activate`'s output ``g``, given the gradient ``d_g``."""
+        gd = d_g * g
+        if self.variant == "original" or not self._any_cat:
+            return gd * (1 - g)  # sigmoid
+        # softmax block: g_j (d_j - sum over the block of d_i g_i)
+        block = ((gd if self._all_cat else gd * self._slot_cat) @ self._assign).gather(1, self._slot_col.expand_as(g))
+        soft = gd - g * block
+        return soft if self._all_cat else torch.where(self._slot_cat, soft, gd * (1 - g))
 
     # -- fitting ------------------------------------------------------------------------------------------
     def _fit(self, X: np.ndarray, schema: Schema) -> None:
@@ -237,42 +302,58 @@ class GAINImputer(Imputer):
         cpu_gen = torch.Generator().manual_seed(self._seed("init"))
         self.G_ = he_normal_mlp(width + n_feat, hidden, width, cpu_gen).to(dev)
         self.D_ = he_normal_mlp(width + n_feat, hidden, n_feat, cpu_gen).to(dev)
-        opt_g = torch.optim.Adam(self.G_.parameters(), lr=float(self.learning_rate))
-        opt_d = torch.optim.Adam(self.D_.parameters(), lr=float(self.learning_rate))
+        opt_g = torch.optim.Adam(self.G_.parameters(), lr=float(self.learning_rate), fused=True)
+        opt_d = torch.optim.Adam(self.D_.parameters(), lr=float(self.learning_rate), fused=True)
 
         wide, m = self._encode(X_train)
         wide_t, m_t = torch.as_tensor(wide, device=dev), torch.as_tensor(m, device=dev)  # moved once
+        mw_t = self._wide_mask(m_t) > 0  # the wide mask of every training row, built once (bool)
         n_rows = wide_t.shape[0]
         batch = min(int(self.batch_size), n_rows)
         G, D, alpha = self.G_, self.D_, self.alpha_
+        g_params, d_params = list(G.parameters()), list(D.parameters())
+        hint_rate, hint_fill, noise = self.hint_rate_, self.hint_fill_, float(self.noise_scale)
+        inv_cells = 1.0 / (batch * n_feat)  # both adversarial losses are means over batch x features
 
+        # Issue 12: one iteration is the authors' two sess.run calls (the same batch, hint, noise, losses and Adam
+        # updates, D's step first), with the gradients written out instead of traced by autograd: GAIN's
+        # networks are so small that autograd's per-op bookkeeping cost more than the products themselves.
+        # tests/test_gain_speed.py checks every gradient against autograd on the losses as written.
         def step(it: int) -> None:
             # authors' sample_batch_index: a random batch without replacement
             idx = torch.as_tensor(rng.choice(n_rows, size=batch, replace=False), device=dev)
-            xb, mb = wide_t[idx], m_t[idx]
-            h = gain_hint(mb, self.hint_rate_, self.hint_fill_, gen)
-            mw = self._wide_mask(mb)
-            g = self._generate(xb, mb, gen, mw)
-            x_hat = mw * xb + (1.0 - mw) * g
-            # discriminator step: -mean[m log D + (1-m) log(1-D)] over all cells (authors' gain.py)
-            d_prob = torch.sigmoid(D(torch.cat([x_hat.detach(), h], dim=1)))
-            d_loss = -torch.mean(mb * torch.log(d_prob + LOG_EPS) + (1 - mb) * torch.log(1 - d_prob + LOG_EPS))
-            opt_d.zero_grad()
-            d_loss.backward()
+            xb, mb, mw = wide_t[idx], m_t[idx], mw_t[idx]
+            not_m = 1 - mb
+            h = gain_hint(mb, hint_rate, hint_fill, gen)
+            # G: x~ = m*x + (1-m)*z (the same draws as _generate), x^ = m*x + (1-m)*G(x~, m)
+            g_in = torch.cat([torch.where(mw, xb, torch.rand(xb.shape, generator=gen, device=dev) * noise), mb], 1)
+            logits, g_r1, g_r2 = mlp_forward_saved(G, g_in)
+            g = self._activate(logits)
+            d_in = torch.cat([torch.where(mw, xb, g), h], dim=1)
+            # discriminator step on -mean[m log(D + eps) + (1-m) log(1 - D + eps)] (authors' gain.py)
+            d_logit, r1, r2 = mlp_forward_saved(D, d_in)
+            d = torch.sigmoid(d_logit)
+            d_d = (not_m / (1 - d + LOG_EPS) - mb / (d + LOG_EPS)) * inv_cells
+            set_grads(d_params, mlp_backward(D, d_in, r1, r2, d_d * d * (1 - d))[0])
             opt_d.step()
-            # generator step against the updated D, same batch/noise/hint (one sess.run after the other)
-            d_prob = torch.sigmoid(D(torch.cat([x_hat, h], dim=1)))
-            g_adv = -torch.mean((1 - mb) * torch.log(d_prob + LOG_EPS))
-            g_loss = g_adv + alpha * self._reconstruction(xb, g, mb)
-            opt_g.zero_grad()
-            g_loss.backward()
+            # generator step against the updated D: -mean[(1-m) log(D + eps)] + alpha * reconstruction
+            d_logit, r1, r2 = mlp_forward_saved(D, d_in)
+            d = torch.sigmoid(d_logit)
+            d_d = not_m / (d + LOG_EPS) * -inv_cells
+            d_x_hat = mlp_backward(D, d_in, r1, r2, d_d * d * (1 - d), input_cols=width, params=False)[1]
+            d_g = torch.where(mw, 0.0, d_x_hat) + self._reconstruction_grad(xb, g, mb, mw, alpha)
+            set_grads(g_params, mlp_backward(G, g_in, g_r1, g_r2, self._activate_backward(g, d_g))[0])
             opt_g.step()
 
         def score(it: int) -> float:  # higher is better: minus the held-out error (A.4 picks the iteration)
             return -self._validation_score(X_train, held, encoded=(wide_t, m_t))  # encoded once per fit
 
         key = repr((self.config(), self.seed_, X.shape))
-        res = fit_loop(step, max_epochs=int(self.iterations), score=score if held is not None else None,
+        def no_grad_step(it: int) -> None:
+            with torch.no_grad():
+                step(it)
+
+        res = fit_loop(no_grad_step, max_epochs=int(self.iterations), score=score if held is not None else None,
                        validate_every=int(self.eval_every), max_extensions=int(self.max_extensions), keep=G,
                        state=LoopState(modules={"D": D}, optimizers={"G": opt_g, "D": opt_d},
                                        generators={"torch": gen}, rngs={"batches": rng}),

@@ -28,6 +28,7 @@ from numbers import Integral
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
+from sklearn import config_context
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.utils._param_validation import Interval
 
@@ -36,6 +37,10 @@ from ..schema import Schema
 from .refit import RefitOnLoad
 
 S = TypeVar("S")
+# scikit-learn checks, for every one of the 100 trees of every forest, that its input is finite and its parameters
+# valid; our predictors are imputed (finite by construction) and the parameters checked once at fit: skipping the
+# per-tree checks changes no tree (issue 12; tests/test_missforest_speed.py)
+_LEAN = {"assume_finite": True, "skip_parameter_validation": True}
 
 
 class MissForestImputer(RefitOnLoad):
@@ -73,8 +78,10 @@ class MissForestImputer(RefitOnLoad):
                                      random_state=seed)
 
     def _predictors(self, Ximp: np.ndarray, j: int) -> np.ndarray:
+        """Every column but ``j`` (categoricals one-hot), as float32: scikit-learn's forests convert their input
+        to float32 in ``fit`` and ``predict`` anyway, so converting once here gives the same trees (issue 12)."""
         keep = [i for i in range(Ximp.shape[1]) if i != j]
-        return one_hot(Ximp[:, keep], self.schema_.select(keep))
+        return one_hot(Ximp[:, keep], self.schema_.select(keep)).astype(np.float32)
 
     def _initial(self, X: np.ndarray) -> np.ndarray:
         return np.where(np.isnan(X), self.init_, X)
@@ -131,15 +138,19 @@ class MissForestImputer(RefitOnLoad):
             miss = missing[:, j]
             if not miss.any():
                 continue
+            predictors = self._predictors(out, j)  # built once for the fit and the prediction
             if forests is None:
-                fitted[j] = self._fit_column(out, j, ~miss, X_obs, seed_base + j)
-            out[miss, j] = (fitted if forests is None else forests)[j].predict(self._predictors(out, j)[miss])
+                fitted[j] = self._fit_column(out, j, ~miss, X_obs, seed_base + j, predictors)
+            with config_context(**_LEAN):
+                out[miss, j] = (fitted if forests is None else forests)[j].predict(predictors[miss])
         return out, fitted
 
-    def _fit_column(self, Ximp: np.ndarray, j: int, rows: np.ndarray, X_obs: np.ndarray, seed: int):
-        predictors = self._predictors(Ximp, j)[rows]
+    def _fit_column(self, Ximp: np.ndarray, j: int, rows: np.ndarray, X_obs: np.ndarray, seed: int,
+                    predictors: np.ndarray | None = None):
+        predictors = (self._predictors(Ximp, j) if predictors is None else predictors)[rows]
         model = self._forest(self.schema_[j].is_categorical, seed, predictors.shape[1])
-        model.fit(predictors, X_obs[rows, j])
+        with config_context(**_LEAN):
+            model.fit(predictors, X_obs[rows, j])
         return model
 
     def _fit(self, X: np.ndarray, schema: Schema) -> None:
