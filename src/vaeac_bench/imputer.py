@@ -152,9 +152,10 @@ class MethodImputer(TransformerMixin, BaseEstimator):
     def sample(self, X: Any, n: int = 10, random_state: int | None = None) -> Any:
         """``n`` imputations of ``X``: an array (n, rows, D), or a list of ``n`` DataFrames for a DataFrame.
 
-        A single-imputation method returns one. For the VAEAC family with ``learn_sigma=True`` a draw comes from
-        the learnt conditional p(x_missing | x_observed), output noise included; with the paper's σ = 1 it is
-        the generator's mean / most probable category for one z (the reference sampler, as ``transform``).
+        A single-imputation method returns one. For the VAEAC family whose output σ is a noise model (learnt,
+        ``learn_sigma=True``, or fixed below the data's spread, ``output_sigma < 1``) a draw comes from the
+        learnt conditional p(x_missing | x_observed), output noise included; with the paper's σ = 1 it is the
+        generator's mean / most probable category for one z (the reference sampler, as ``transform``).
         ``random_state`` asks for other draws than the fitted ones, which only a method that redraws from its
         fitted model offers (the VAEAC family).
         """
@@ -171,16 +172,18 @@ class MethodImputer(TransformerMixin, BaseEstimator):
         elif not hasattr(m, "sample_standardised") or not m.multiple:
             draws = m.impute(self._scale(codes), n=int(n))
         else:
-            # the VAEAC family: a draw is z from the prior network, then, with a learnt σ, x from the generator's
-            # distribution (Gaussian noise, categorical draw): a draw from the learnt p(x_missing | x_observed).
-            # With the paper's fixed σ = 1 (A.2) that noise is no model of anything (it is the data's whole
-            # standardised spread), so the method's own sampler (mean / most probable category per z) is kept
+            # the VAEAC family: a draw is z from the prior network, then, when σ is a noise model (learnt, or fixed
+            # below 1 in standardised units), x from the generator's distribution (Gaussian noise, categorical
+            # draw): a draw from the learnt p(x_missing | x_observed). With the paper's fixed σ = 1 (A.2) that
+            # noise is no model of anything (it is the data's whole standardised spread), so the method's own
+            # sampler (mean / most probable category per z) is kept
             from .seeding import derive_seed
 
             seed = derive_seed(m.seed_, "impute") if random_state is None else derive_seed(m.seed_, "sample",
                                                                                           int(random_state))
             Xs = m.scaler_.transform(self._scale(codes))
-            most_probable = False if getattr(m, "learn_sigma", False) else None  # None: the method's own choice
+            noise_model = getattr(m, "learn_sigma", False) or getattr(m, "output_sigma", 1.0) < 1.0
+            most_probable = False if noise_model else None  # None: the method's own choice
             draws = m.scaler_.inverse_transform(m.sample_standardised(Xs, int(n), seed, most_probable=most_probable))
         if len(codes):
             draws = np.stack([self._finish(d, codes) for d in draws])
