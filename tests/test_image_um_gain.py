@@ -138,3 +138,40 @@ def test_quick_um_and_gain_cells_through_the_runner(tmp_path: Path, monkeypatch:
             assert set(rec["nll"]) == {"chain"} and 0 < rec["metrics"]["nll_chain"] < 700 * 9.3
         else:
             assert rec["nll"] == {} and rec["budget"]["epochs_run"] == 200
+
+
+def _gallery_record(method: str, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    truth = (rng.random((8, 1, 5, 5)) < 0.4).astype(np.float32)
+    mask = rng.random((8, 5, 5)) < 0.5
+    samples = (rng.random((6, 8, 1, 5, 5)) < 0.4).astype(np.float32)
+    return {"dataset": "mnist", "method": method, "budget": {"epochs_run": 3, "paper_epochs": 30},
+            "gallery": {"truth": pack_bits(truth), "mask": pack_bits(mask), "samples": pack_bits(samples)},
+            "history": {"val_epochs": [1, 2, 3], "val_scores": [-90.0, -80.0, -75.0]}}
+
+
+def test_gallery_mosaic_shows_input_grey_samples_and_truth() -> None:
+    from vaeac_bench.tables.image_figures import GREY, gallery_mosaic
+
+    r = _gallery_record("um-image", 0)
+    m = gallery_mosaic(r)
+    truth, mask = unpack_bits(r["gallery"]["truth"])[:, 0], unpack_bits(r["gallery"]["mask"]).astype(bool)
+    assert m.shape == (8 * 6 - 1, 8 * 6 + 1)
+    assert np.array_equal(m[0:5, 0:5], np.where(mask[0], GREY, truth[0]))  # input: unobserved pixels grey
+    assert np.array_equal(m[6:11, 44:49], truth[1])  # ground truth: the last tile, after a wider gap
+    assert np.array_equal(gallery_mosaic(r, ink_white=False)[0:5, 6:11],
+                          1 - unpack_bits(r["gallery"]["samples"])[0, 0, 0])
+
+
+def test_image_figures_are_deterministic_small_and_need_their_records(tmp_path: Path) -> None:
+    from vaeac_bench.tables.image_figures import render_image_figures
+
+    recs = [_gallery_record(m, i) for i, m in enumerate(("vaeac-image-fc", "gsnn-image-fc", "um-image",
+                                                          "vae-image-fc"))]
+    a = render_image_figures(recs, tmp_path / "a")
+    b = render_image_figures(recs, tmp_path / "b")
+    assert [p.name for p in a] == ["figure01.png", "figure08.png", "figure09.png", "figure12.png"]  # no GAIN: no 11
+    assert all(p.read_bytes() == q.read_bytes() and p.stat().st_size < 150_000 for p, q in zip(a, b, strict=True))
+    recs[0]["gallery"]["samples"] = pack_bits(np.zeros((6, 8, 1, 5, 5)))
+    c = render_image_figures(recs, tmp_path / "c")
+    assert c[0].read_bytes() != a[0].read_bytes()  # the figure is drawn from the record's arrays
