@@ -57,9 +57,7 @@ def panel_label(record: dict[str, Any]) -> str:
 
 
 def _gallery_figure(title: str, records: list[dict[str, Any]], ink_white: bool, path: Path) -> Path:
-    from .figures import _figure, save_png
-
-    from .figures import DPI
+    from .figures import DPI, _figure, save_png
 
     mosaics = [gallery_mosaic(r, ink_white) for r in records]
     scale = max(1.0, mosaics[0].shape[1] / (2.3 * DPI))  # large images (Omniglot 105²): about one dot per pixel
