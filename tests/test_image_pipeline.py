@@ -193,6 +193,7 @@ def test_quick_image_cell_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def _record(dataset: str, method: str, nll: dict, quick: bool = False, epochs: int = 30) -> dict:
+    from vaeac_bench.provenance import code_digest
     from vaeac_bench.results import config_hash
     from vaeac_bench.runner import cell_config
 
@@ -203,7 +204,8 @@ def _record(dataset: str, method: str, nll: dict, quick: bool = False, epochs: i
             "mechanism": mask, "rate": 0.0,
             "quick": quick, "config_hash": config_hash(cell_config(dataset, method, mask, 0.0, 1, quick)),
             "nll": nll, "budget": {"epochs_run": epochs, "paper_epochs": 30}, "network": "fc",
-            "timing": {"fit_s": 100.0, "sample100_one_object_s": 0.002}}
+            "timing": {"fit_s": 100.0, "sample100_one_object_s": 0.002},
+            "provenance": {"code_digest": code_digest(method)}}
 
 
 def test_image_tables_show_ours_beside_the_paper(tmp_path: Path) -> None:
@@ -217,6 +219,7 @@ def test_image_tables_show_ours_beside_the_paper(tmp_path: Path) -> None:
             _record("omniglot28", "gsnn-image", {"mc100": {"mean": 150.0, "std": 30.0}})]
     stale = _record("mnist", "vaeac-image", {"is100": {"mean": 1.0, "std": 0.0}})
     stale["config_hash"] = "0000000000"  # another configuration: never reported
+    recs[2]["provenance"]["code_digest"] = "0" * 16  # computed by other code: reported, and flagged
     for i, r in enumerate([*recs, stale]):
         atomic_write_json(res / f"{i}.json", r)
     t5, t9 = render_image_tables(res, tmp_path / "reports")
@@ -227,7 +230,7 @@ def test_image_tables_show_ours_beside_the_paper(tmp_path: Path) -> None:
     assert "177 ± 41" in nb and "| 205 |" in nb and "| 2490 |" in nb
     assert nb.split(" | ")[1:3] == ["177 ± 41 (no network)", "same"]  # not claimed as a conv result
     gsnn = next(line for line in text9.splitlines() if line.startswith("| GSNN MC-10²"))
-    assert gsnn.rstrip(" |").split(" | ")[-2] == "150 ± 30 (30/30 ep)"  # omniglot28 conv: its own column
+    assert gsnn.rstrip(" |").split(" | ")[-2] == "150 ± 30 (30/30 ep, older code)"  # omniglot28: its own column
     assert "Omniglot 28×28 (ours only)" in text9 and "1.0 ± 0.00" not in text9
     text5 = t5.read_text()
     assert "| 83 ± 20 | 61 |" in text5 and "2.0 ms" in text5 and "GPU" in text5

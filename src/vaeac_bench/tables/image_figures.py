@@ -23,7 +23,8 @@ IMAGE_FIGURES: dict[str, tuple[str, str, tuple[str, ...]]] = {
                      ("vaeac-image", "gsnn-image", "vaeac-image-fc", "gsnn-image-fc")),
     "figure09.png": ("Figure 9: convergence of VAE and VAEAC on MNIST", "mnist", ("vaeac-image-fc", "vae-image-fc")),
     "figure11.png": ("Figure 11: MNIST inpaintings from GAIN", "mnist", ("gain-image", "gain-original-image")),
-    "figure12.png": ("Figure 12: MNIST inpaintings, UM vs VAEAC", "mnist", ("um-image", "vaeac-image-fc")),
+    "figure12.png": ("Figure 12: MNIST inpaintings, UM vs VAEAC", "mnist",
+                     ("um-image", "vaeac-image", "vaeac-image-fc")),
 }
 GREY, SEP = 0.5, 1.0  # unobserved pixels; the separators between tiles
 

@@ -69,7 +69,16 @@ def _ours(results: list[dict[str, Any]], dataset: str, method: str, metric: str)
     ep = f"{b.get('epochs_run')}/{b['paper_epochs']} ep" if b.get("paper_epochs") else ""
     if key != metric.removeprefix("nll_"):
         ep = f"S={key[2:]}" + (f", {ep}" if ep else "")
+    if older_code(r):
+        ep = (f"{ep}, " if ep else "") + "older code"
     return _fmt(stats["mean"], stats.get("std")), ep
+
+
+def older_code(record: dict[str, Any]) -> bool:
+    """True when a record's code digest is not the current one (computed before the image code last changed)."""
+    from ..provenance import is_stale
+
+    return is_stale(record)
 
 
 def _paper(table: str, dataset: str, method: str, metric: str) -> str:
@@ -106,8 +115,9 @@ def render_table9(results: list[dict[str, Any]], quick: bool = False) -> str:
     lines += ["", "IS-S: importance sampling (18), MC-S: Monte Carlo (17), S samples per object; "
               "naive Bayes is exact and has no network (its one number sits under 'conv', 'same' under 'FC'). "
               "Masks: MNIST the observed 3-row band, Omniglot random rectangles (A.3). '(e/p ep)': epochs run / the "
-              "paper's. MC-10⁴ is not computed by the grid yet (10⁴ decoder passes per object). Paper numbers: "
-              "tables/published.csv."]
+              "paper's; 'older code': the record's code digest is not the current one (computed before the image "
+              "code last changed; `run-bench --datasets images` recomputes it). MC-10⁴ is not computed by the grid "
+              "yet (10⁴ decoder passes per object). Paper numbers: tables/published.csv."]
     return "\n".join(lines) + "\n"
 
 
@@ -130,7 +140,8 @@ def render_table5(results: list[dict[str, Any]], quick: bool = False) -> str:
         t = r.get("timing") or {}
         if what == "train":
             b = r.get("budget") or {}
-            return f"{t.get('fit_s', float('nan')):.0f} s ({b.get('epochs_run')} epochs)"
+            return f"{t.get('fit_s', float('nan')):.0f} s ({b.get('epochs_run')} epochs)" + (
+                ", older code" if older_code(r) else "")
         v = t.get("sample100_one_object_s")
         if v is None:
             return "—"
