@@ -50,12 +50,12 @@ def gallery_mosaic(record: dict[str, Any], ink_white: bool = True) -> np.ndarray
 
 
 def panel_label(record: dict[str, Any]) -> str:
-    """Method and budget of a record, e.g. 'vaeac-image-fc, 30/30 epochs' (and the unit kept, when not the last)."""
+    """Method and budget of a record, e.g. 'vaeac-image-fc\n30/30 epochs' (and the unit kept, when not the last)."""
     b = record.get("budget") or {}
     if b.get("paper_epochs"):
-        return f"{record['method']}, {b.get('epochs_run')}/{b['paper_epochs']} epochs"
+        return f"{record['method']}\n{b.get('epochs_run')}/{b['paper_epochs']} epochs"
     kept = f", kept {b['best_epoch']}" if b.get("best_epoch") not in (None, b.get("epochs_run")) else ""
-    return f"{record['method']}" + (f", {b['note']}" if b.get("note") else "") + kept
+    return f"{record['method']}" + (f"\n{b['note']}" if b.get("note") else "") + kept
 
 
 def _gallery_figure(title: str, records: list[dict[str, Any]], ink_white: bool, path: Path) -> Path:
