@@ -157,7 +157,8 @@ def render_table5(results: list[dict[str, Any]], quick: bool = False) -> str:
               "objects with the line mask. 100 samples for one object: VAEAC one batched pass, UM |b| = 700 "
               "sequential network calls (§5.3), timed the same way. The paper's times are from the authors' GPU "
               f"(30 epochs); ours are from this machine's CPU ({', '.join(machines) or 'no record'}), one thread, "
-              "for the epochs run."]
+              "for the epochs run. The machine is shared: cells of different sessions ran under different loads "
+              "(the UM cell under a load of about 15 on 2 cores), so our times compare only within a session."]
     return "\n".join(lines) + "\n"
 
 
