@@ -86,7 +86,8 @@ def test_samples_do_not_depend_on_the_batch_in_eval_mode() -> None:
 
 
 def test_image_entries_are_in_the_shared_registries() -> None:
-    assert GROUPS["images"] == ("vaeac-image", "vaeac-image-fc", "gsnn-image", "gsnn-image-fc", "naive-bayes-image")
+    assert GROUPS["images"] == ("vaeac-image", "vaeac-image-fc", "gsnn-image", "gsnn-image-fc", "naive-bayes-image",
+                                "vae-image-fc", "um-image", "gain-image", "gain-original-image")
     assert SPECS.groups["images"] == ("mnist", "omniglot", "omniglot28")
     assert [dataset_kind(d) for d in ("mnist", "omniglot", "omniglot28", "iris")] == ["image"] * 3 + ["table"]
     assert SPECS.get("omniglot").height == 105 and SPECS.get("omniglot28").height == 28
@@ -117,8 +118,12 @@ def test_plan_pairs_image_datasets_with_image_methods() -> None:
 
     tab_ds, tab_m, cells = plan_image_cells(["iris", "mnist", "omniglot28"], ["mean", "vaeac"], None, "mcar", True)
     assert tab_ds == ["iris"] and tab_m == ["mean", "vaeac"]
+    from vaeac_bench.image_cell import MNIST_ONLY
+
     assert {(c.key.dataset, c.key.method) for c in cells} == {(d, m) for d in ("mnist", "omniglot28")
-                                                              for m in GROUPS["images"]}
+                                                              for m in GROUPS["images"]
+                                                              if d == "mnist" or m not in MNIST_ONLY}
+    assert MNIST_ONLY <= set(GROUPS["images"]) and {"um-image", "gain-image"} <= MNIST_ONLY
     assert {c.key.dataset: c.key.mechanism for c in cells} == {"mnist": "mnist_line", "omniglot28": "rectangle"}
     assert {c.key.split for c in cells} == {0}
     _, tab_m, cells = plan_image_cells(["mnist"], ["naive-bayes-image", "mean"], [1], "rectangle", False)
@@ -188,6 +193,7 @@ def test_quick_image_cell_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def _record(dataset: str, method: str, nll: dict, quick: bool = False, epochs: int = 30) -> dict:
+    from vaeac_bench.provenance import code_digest
     from vaeac_bench.results import config_hash
     from vaeac_bench.runner import cell_config
 
@@ -198,7 +204,8 @@ def _record(dataset: str, method: str, nll: dict, quick: bool = False, epochs: i
             "mechanism": mask, "rate": 0.0,
             "quick": quick, "config_hash": config_hash(cell_config(dataset, method, mask, 0.0, 1, quick)),
             "nll": nll, "budget": {"epochs_run": epochs, "paper_epochs": 30}, "network": "fc",
-            "timing": {"fit_s": 100.0, "sample100_one_object_s": 0.002}}
+            "timing": {"fit_s": 100.0, "sample100_one_object_s": 0.002},
+            "provenance": {"code_digest": code_digest(method)}}
 
 
 def test_image_tables_show_ours_beside_the_paper(tmp_path: Path) -> None:
@@ -212,6 +219,7 @@ def test_image_tables_show_ours_beside_the_paper(tmp_path: Path) -> None:
             _record("omniglot28", "gsnn-image", {"mc100": {"mean": 150.0, "std": 30.0}})]
     stale = _record("mnist", "vaeac-image", {"is100": {"mean": 1.0, "std": 0.0}})
     stale["config_hash"] = "0000000000"  # another configuration: never reported
+    recs[2]["provenance"]["code_digest"] = "0" * 16  # computed by other code: reported, and flagged
     for i, r in enumerate([*recs, stale]):
         atomic_write_json(res / f"{i}.json", r)
     t5, t9 = render_image_tables(res, tmp_path / "reports")
@@ -222,7 +230,7 @@ def test_image_tables_show_ours_beside_the_paper(tmp_path: Path) -> None:
     assert "177 ± 41" in nb and "| 205 |" in nb and "| 2490 |" in nb
     assert nb.split(" | ")[1:3] == ["177 ± 41 (no network)", "same"]  # not claimed as a conv result
     gsnn = next(line for line in text9.splitlines() if line.startswith("| GSNN MC-10²"))
-    assert gsnn.rstrip(" |").split(" | ")[-2] == "150 ± 30 (30/30 ep)"  # omniglot28 conv: its own column
+    assert gsnn.rstrip(" |").split(" | ")[-2] == "150 ± 30 (30/30 ep, older code)"  # omniglot28: its own column
     assert "Omniglot 28×28 (ours only)" in text9 and "1.0 ± 0.00" not in text9
     text5 = t5.read_text()
     assert "| 83 ± 20 | 61 |" in text5 and "2.0 ms" in text5 and "GPU" in text5

@@ -69,7 +69,16 @@ def _ours(results: list[dict[str, Any]], dataset: str, method: str, metric: str)
     ep = f"{b.get('epochs_run')}/{b['paper_epochs']} ep" if b.get("paper_epochs") else ""
     if key != metric.removeprefix("nll_"):
         ep = f"S={key[2:]}" + (f", {ep}" if ep else "")
+    if older_code(r):
+        ep = (f"{ep}, " if ep else "") + "older code"
     return _fmt(stats["mean"], stats.get("std")), ep
+
+
+def older_code(record: dict[str, Any]) -> bool:
+    """True when a record's code digest is not the current one (computed before the image code last changed)."""
+    from ..provenance import is_stale
+
+    return is_stale(record)
 
 
 def _paper(table: str, dataset: str, method: str, metric: str) -> str:
@@ -106,8 +115,9 @@ def render_table9(results: list[dict[str, Any]], quick: bool = False) -> str:
     lines += ["", "IS-S: importance sampling (18), MC-S: Monte Carlo (17), S samples per object; "
               "naive Bayes is exact and has no network (its one number sits under 'conv', 'same' under 'FC'). "
               "Masks: MNIST the observed 3-row band, Omniglot random rectangles (A.3). '(e/p ep)': epochs run / the "
-              "paper's. MC-10⁴ is not computed by the grid yet (10⁴ decoder passes per object). Paper numbers: "
-              "tables/published.csv."]
+              "paper's; 'older code': the record's code digest is not the current one (computed before the image "
+              "code last changed; `run-bench --datasets images` recomputes it). MC-10⁴ is not computed by the grid "
+              "yet (10⁴ decoder passes per object). Paper numbers: tables/published.csv."]
     return "\n".join(lines) + "\n"
 
 
@@ -119,7 +129,7 @@ def render_table5(results: list[dict[str, Any]], quick: bool = False) -> str:
     lines += ["| | VAEAC conv (ours) | VAEAC FC (ours) | VAEAC (paper) | UM (ours) | UM (paper) |",
               "|---|---|---|---|---|---|"]
     by = {m: next((r for r in results if r["dataset"] == "mnist" and r["method"] == m), None)
-          for m in ("vaeac-image", "vaeac-image-fc")}
+          for m in ("vaeac-image", "vaeac-image-fc", "um-image")}
 
     def cell(r: dict[str, Any] | None, what: str) -> str:
         if r is None:
@@ -130,29 +140,37 @@ def render_table5(results: list[dict[str, Any]], quick: bool = False) -> str:
         t = r.get("timing") or {}
         if what == "train":
             b = r.get("budget") or {}
-            return f"{t.get('fit_s', float('nan')):.0f} s ({b.get('epochs_run')} epochs)"
+            return f"{t.get('fit_s', float('nan')):.0f} s ({b.get('epochs_run')} epochs)" + (
+                ", older code" if older_code(r) else "")
         v = t.get("sample100_one_object_s")
-        return f"{1000 * v:.1f} ms" if v is not None else "—"
+        if v is None:
+            return "—"
+        return f"{1000 * v:.1f} ms" if v < 1 else f"{v:.1f} s"
 
     for label, what, metric in (("Negative log-likelihood", "nll", "nll"), ("Training time", "train", "train_s"),
                                 ("100 samples for one object", "sample", "sample100_s")):
         lines.append(f"| {label} | {cell(by['vaeac-image'], what)} | {cell(by['vaeac-image-fc'], what)} | "
-                     f"{_paper('5', 'mnist', 'vaeac-image', metric)} | not run (UM on images: next session) | "
+                     f"{_paper('5', 'mnist', 'vaeac-image', metric)} | {cell(by['um-image'], what)} | "
                      f"{_paper('5', 'mnist', 'um-image', metric)} |")
     machines = sorted({str((r.get("provenance") or {}).get("machine", {}).get("cpu", "?")) for r in by.values() if r})
-    lines += ["", "NLL: IS-10² on 1000 test objects with the line mask. The paper's times are from the authors' GPU "
+    lines += ["", "NLL: VAEAC IS-10², UM the chain rule (11) along one random permutation per object, on 1000 test "
+              "objects with the line mask. 100 samples for one object: VAEAC one batched pass, UM |b| = 700 "
+              "sequential network calls (§5.3), timed the same way. The paper's times are from the authors' GPU "
               f"(30 epochs); ours are from this machine's CPU ({', '.join(machines) or 'no record'}), one thread, "
-              "for the epochs run."]
+              "for the epochs run. The machine is shared: cells of different sessions ran under different loads "
+              "(the UM cell under a load of about 15 on 2 cores), so our times compare only within a session."]
     return "\n".join(lines) + "\n"
 
 
 def render_image_tables(results_dir: str | Path, reports_dir: str | Path, quick: bool = False) -> list[Path]:
-    """Write table5.md and table9.md (atomically) from the current image records; return the paths."""
+    """Write table5.md, table9.md and the image figures (atomically) from the current image records."""
     results = current_image_results(results_dir, quick)
     out = []
     for name, text in (("table5.md", render_table5(results, quick)), ("table9.md", render_table9(results, quick))):
         path = Path(reports_dir) / name
         atomic_write_text(path, text)
         out.append(path)
-    return out
+    from .image_figures import render_image_figures
+
+    return out + render_image_figures(results, reports_dir)
 
