@@ -52,7 +52,7 @@ def queries(case: str) -> tuple[np.ndarray, list, list[int], np.ndarray]:
         ]
     mix = Mixture.draw(seed=0, variance=VARIANCE_SMALL)
     out = []
-    for x1 in (-0.62, -0.97, -0.21):
+    for x1 in (-0.76, -0.64, -0.52, -0.62, -0.97, -0.21):
         lw = -0.5 * (x1 - mix.means[:, 0]) ** 2 / mix.variance
         w = np.exp(lw - lw.max())
         w /= w.sum()
@@ -71,6 +71,8 @@ def main() -> None:
     ap.add_argument("case", choices=("mixed", "mixture"))
     ap.add_argument("--sigma", type=float, nargs="+", default=[1.0, 0.25])
     ap.add_argument("--learn-sigma", action="store_true")
+    ap.add_argument("--sigma-max", type=float, default=None,
+                    help="the product model: learnt σ bounded by this many standard deviations (ignores --sigma)")
     ap.add_argument("--params", default="{}", help="extra VAEACMethod parameters as JSON")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -88,7 +90,14 @@ def main() -> None:
         else:
             params["standardize"] = False
         t0 = time.process_time()
-        m = VAEACMethod(**params).fit((X - mu) / sd, schema)
+        if args.sigma_max is not None:
+            from vaeac_bench.methods.vaeac.product import ProductVAEAC
+
+            params = {"random_state": args.seed, **json.loads(args.params), "sigma_max": args.sigma_max}
+            mu, sd = np.zeros(X.shape[1]), np.ones(X.shape[1])
+            m = ProductVAEAC(**params).fit(X, schema)
+        else:
+            m = VAEACMethod(**params).fit((X - mu) / sd, schema)
         cpu = time.process_time() - t0
         for row, cols, centres, weights in qs:
             q = ((row - mu) / sd)[None]
@@ -97,7 +106,8 @@ def main() -> None:
                 d = m.scaler_.inverse_transform(d[:, 0, :]) * sd + mu
                 w = np.where(real[cols], 1.0, 10.0)  # a draw in the wrong category is never nearest a mode of it
                 sh = shares(d[:, cols] * w, centres * w)
-                print(json.dumps({"case": args.case, "sigma": sigma, "learn_sigma": args.learn_sigma,
+                print(json.dumps({"case": args.case, "sigma": sigma, "sigma_max": args.sigma_max,
+                                  "learn_sigma": args.learn_sigma,
                                   "query": [None if np.isnan(v) else v for v in row], "noise": noise,
                                   "truth": np.round(weights, 3).tolist(), "shares": np.round(sh, 3).tolist(),
                                   "tv": round(float(0.5 * np.abs(sh - weights).sum()), 3),
