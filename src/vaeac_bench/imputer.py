@@ -45,6 +45,11 @@ is in ``docs/estimators.md``, "Column types"). Every output column keeps its inp
 ``transform`` returns the paper's point estimate: the mean (real) / mode (categorical) of
 ``n_imputations`` draws (§5.1); ``sample(X, n)`` returns the draws themselves (one for a single-imputation
 method such as mean/mode or MissForest). Both are deterministic for a given ``random_state``.
+
+``VAEACImputer()`` is the product configuration (:data:`PRODUCT`: a learnt σ bounded by ``sigma_max`` standard
+deviations, a 128 × 4 network), whose draws show every mode of a multimodal conditional (in roughly the right
+proportions; docs/estimators.md has the measurements);
+``VAEACImputer(**VAEAC_PAPER)`` is the benchmark's VAEAC (σ = 1, A.2), bit for bit (docs/estimators.md).
 """
 
 from __future__ import annotations
@@ -78,12 +83,13 @@ _META = "imputer.json"
 #: neural method shows the shared harness's progress bar (epoch, validation score, ETA; ``verbose=0`` hides it).
 WRAPPER_DEFAULTS: dict[str, dict[str, Any]] = {name: {"verbose": 1} for name in ("vaeac", "gsnn", "nn", "miwae")}
 #: the product model of a method (issue 13 §1): a subclass of the registered class whose extra parameters the
-#: estimator also takes; when every extra parameter is None the registered class itself is fitted (for VAEAC:
-#: ``sigma_max=None, learn_sigma=False`` is exactly the benchmark's ``vaeac``). The VAEAC product learns σ,
-#: bounded by ``sigma_max`` standard deviations, so its draws show every mode (docs/estimators.md).
+#: estimator also takes; when every extra parameter is None the registered class itself is fitted (for VAEAC,
+#: :data:`VAEAC_PAPER` gives exactly the benchmark's ``vaeac``). The VAEAC product learns σ,
+#: bounded by ``sigma_max`` standard deviations, so its draws show the modes of a multimodal conditional
+#: (docs/estimators.md).
 PRODUCT: dict[str, str] = {"vaeac": "vaeac_bench.methods.vaeac.product:ProductVAEAC"}
-#: the product's network: smaller than the reference's (256 wide, 10 deep, 64 latents), which is faster on the
-#: tables a user brings and, with the bounded σ, at least as accurate on the embedded ones (docs/estimators.md)
+#: the product's network: smaller than the reference's (256 wide, 10 deep, 64 latents): a third of its cost per
+#: epoch; with the bounded σ as accurate on Iris and Diabetes, worse on Breast (docs/estimators.md)
 WRAPPER_DEFAULTS["vaeac"].update(learn_sigma=True, width=128, depth=4, latent_dim=16)
 #: the parameters that turn ``VAEACImputer`` back into the benchmark's (paper's) VAEAC: ``VAEACImputer(**VAEAC_PAPER)``
 #: fits the registered ``vaeac`` method with the registry's parameters (σ fixed at 1, A.2), bit for bit
@@ -170,10 +176,10 @@ class MethodImputer(TransformerMixin, BaseEstimator):
     def sample(self, X: Any, n: int = 10, random_state: int | None = None) -> Any:
         """``n`` imputations of ``X``: an array (n, rows, D), or a list of ``n`` DataFrames for a DataFrame.
 
-        A single-imputation method returns one. For the VAEAC family whose output σ is a noise model (learnt,
-        ``learn_sigma=True``, or fixed below the data's spread, ``output_sigma < 1``) a draw comes from the
-        learnt conditional p(x_missing | x_observed), output noise included; with the paper's σ = 1 it is the
-        generator's mean / most probable category for one z (the reference sampler, as ``transform``).
+        A single-imputation method returns one. For the VAEAC family with a learnt output σ (``VAEACImputer()``'s
+        default, bounded by ``sigma_max``) a draw comes from the learnt conditional p(x_missing | x_observed),
+        output noise included; with the paper's σ = 1 (``VAEAC_PAPER``) it is the generator's mean / most
+        probable category for one z (the reference sampler, as ``transform``).
         ``random_state`` asks for other draws than the fitted ones, which only a method that redraws from its
         fitted model offers (the VAEAC family).
         """
@@ -190,11 +196,11 @@ class MethodImputer(TransformerMixin, BaseEstimator):
         elif not hasattr(m, "sample_standardised") or not m.multiple:
             draws = m.impute(self._scale(codes), n=int(n))
         else:
-            # the VAEAC family: a draw is z from the prior network, then, when σ is a noise model (learnt, or fixed
-            # below 1 in standardised units), x from the generator's distribution (Gaussian noise, categorical
-            # draw): a draw from the learnt p(x_missing | x_observed). With the paper's fixed σ = 1 (A.2) that
-            # noise is no model of anything (it is the data's whole standardised spread), so the method's own
-            # sampler (mean / most probable category per z) is kept
+            # the VAEAC family: a draw is z from the prior network, then, when σ is learnt (a noise model), x from
+            # the generator's distribution (Gaussian noise, categorical draw): a draw from the learnt
+            # p(x_missing | x_observed). With the paper's fixed σ = 1 (A.2) that noise is no model of anything (it
+            # is the data's whole standardised spread), so the method's own sampler (mean / most probable
+            # category per z) is kept
             from .seeding import derive_seed
 
             seed = derive_seed(m.seed_, "impute") if random_state is None else derive_seed(m.seed_, "sample",
