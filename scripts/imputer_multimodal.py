@@ -5,16 +5,22 @@ draws nearest each true mode and the total variation (TV) to the true weights, f
 generator's mean / most probable category per z) and for draws with the output noise:
 
 * ``mixture``: the paper's 2-D mixture of appendix C.2 (:mod:`vaeac_bench.synthetic`, variance 0.01), 3000 points;
-  queries x2 | x1 at the three most multimodal x1 of mixture seed 0.
+  queries x2 | x1 at x1 = -0.76, -0.64, -0.52 (multimodal, hundreds of training points near them: the slow
+  test's), then -0.62, -0.97, -0.21 (last session's; the last two lie between components, where few points are).
 * ``mixed``: c ∈ {a, b} with P(b) = 0.4; x = ±2 (50/50) + N(0, 0.3²) when c = a, N(0, 0.3²) when c = b; 1000
   rows. Queries: x | c = a (modes -2 / +2, 0.5 / 0.5) and (c, x) with nothing observed ((a, -2) / (a, +2) / (b, 0),
   0.3 / 0.3 / 0.4).
 
-``--sigma`` is the fixed output σ in standardised units (A.2: 1). Where ``VAEACMethod`` has no ``output_sigma``
-parameter (the code-frozen branch), the script prototypes it exactly: real columns standardised, divided by σ
-and fitted with ``standardize=False`` and σ = 1. ``--learn-sigma`` learns σ instead. One thread; run niced:
+``--sigma-max c`` fits the product model instead (``VAEACImputer()``'s: a learnt σ bounded by c standard
+deviations, :mod:`vaeac_bench.methods.vaeac.product`; pass ``--params '{"width": 128, "depth": 4,
+"latent_dim": 16}'`` for the product's network). ``--sigma`` is the fixed output σ in standardised units
+(A.2: 1); ``VAEACMethod`` has no ``output_sigma`` parameter (it is code-frozen), so the script prototypes it
+exactly: real columns standardised, divided by σ and fitted with ``standardize=False`` and σ = 1.
+``--learn-sigma`` learns σ instead. One thread; run niced:
 
     PYTHONPATH=src OMP_NUM_THREADS=1 nice -n 15 python scripts/imputer_multimodal.py mixed --sigma 1 0.25
+    PYTHONPATH=src OMP_NUM_THREADS=1 nice -n 15 python scripts/imputer_multimodal.py mixture --sigma 1 \
+        --sigma-max 0.25 --params '{"width": 128, "depth": 4, "latent_dim": 16}'
 """
 
 from __future__ import annotations
