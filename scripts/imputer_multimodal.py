@@ -5,16 +5,22 @@ draws nearest each true mode and the total variation (TV) to the true weights, f
 generator's mean / most probable category per z) and for draws with the output noise:
 
 * ``mixture``: the paper's 2-D mixture of appendix C.2 (:mod:`vaeac_bench.synthetic`, variance 0.01), 3000 points;
-  queries x2 | x1 at the three most multimodal x1 of mixture seed 0.
+  queries x2 | x1 at x1 = -0.76, -0.64, -0.52 (multimodal, hundreds of training points near them: the slow
+  test's), then -0.62, -0.97, -0.21 (last session's; the last two lie between components, where few points are).
 * ``mixed``: c ∈ {a, b} with P(b) = 0.4; x = ±2 (50/50) + N(0, 0.3²) when c = a, N(0, 0.3²) when c = b; 1000
   rows. Queries: x | c = a (modes -2 / +2, 0.5 / 0.5) and (c, x) with nothing observed ((a, -2) / (a, +2) / (b, 0),
   0.3 / 0.3 / 0.4).
 
-``--sigma`` is the fixed output σ in standardised units (A.2: 1). Where ``VAEACMethod`` has no ``output_sigma``
-parameter (the code-frozen branch), the script prototypes it exactly: real columns standardised, divided by σ
-and fitted with ``standardize=False`` and σ = 1. ``--learn-sigma`` learns σ instead. One thread; run niced:
+``--sigma-max c`` fits the product model instead (``VAEACImputer()``'s: a learnt σ bounded by c standard
+deviations, :mod:`vaeac_bench.methods.vaeac.product`; pass ``--params '{"width": 128, "depth": 4,
+"latent_dim": 16}'`` for the product's network). ``--sigma`` is the fixed output σ in standardised units
+(A.2: 1); ``VAEACMethod`` has no ``output_sigma`` parameter (it is code-frozen), so the script prototypes it
+exactly: real columns standardised, divided by σ and fitted with ``standardize=False`` and σ = 1.
+``--learn-sigma`` learns σ instead. One thread; run niced:
 
     PYTHONPATH=src OMP_NUM_THREADS=1 nice -n 15 python scripts/imputer_multimodal.py mixed --sigma 1 0.25
+    PYTHONPATH=src OMP_NUM_THREADS=1 nice -n 15 python scripts/imputer_multimodal.py mixture --sigma 1 \
+        --sigma-max 0.25 --params '{"width": 128, "depth": 4, "latent_dim": 16}'
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ def queries(case: str) -> tuple[np.ndarray, list, list[int], np.ndarray]:
         ]
     mix = Mixture.draw(seed=0, variance=VARIANCE_SMALL)
     out = []
-    for x1 in (-0.62, -0.97, -0.21):
+    for x1 in (-0.76, -0.64, -0.52, -0.62, -0.97, -0.21):
         lw = -0.5 * (x1 - mix.means[:, 0]) ** 2 / mix.variance
         w = np.exp(lw - lw.max())
         w /= w.sum()
@@ -71,6 +77,8 @@ def main() -> None:
     ap.add_argument("case", choices=("mixed", "mixture"))
     ap.add_argument("--sigma", type=float, nargs="+", default=[1.0, 0.25])
     ap.add_argument("--learn-sigma", action="store_true")
+    ap.add_argument("--sigma-max", type=float, default=None,
+                    help="the product model: learnt σ bounded by this many standard deviations (ignores --sigma)")
     ap.add_argument("--params", default="{}", help="extra VAEACMethod parameters as JSON")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -88,7 +96,14 @@ def main() -> None:
         else:
             params["standardize"] = False
         t0 = time.process_time()
-        m = VAEACMethod(**params).fit((X - mu) / sd, schema)
+        if args.sigma_max is not None:
+            from vaeac_bench.methods.vaeac.product import ProductVAEAC
+
+            params = {"random_state": args.seed, **json.loads(args.params), "sigma_max": args.sigma_max}
+            mu, sd = np.zeros(X.shape[1]), np.ones(X.shape[1])
+            m = ProductVAEAC(**params).fit(X, schema)
+        else:
+            m = VAEACMethod(**params).fit((X - mu) / sd, schema)
         cpu = time.process_time() - t0
         for row, cols, centres, weights in qs:
             q = ((row - mu) / sd)[None]
@@ -97,7 +112,8 @@ def main() -> None:
                 d = m.scaler_.inverse_transform(d[:, 0, :]) * sd + mu
                 w = np.where(real[cols], 1.0, 10.0)  # a draw in the wrong category is never nearest a mode of it
                 sh = shares(d[:, cols] * w, centres * w)
-                print(json.dumps({"case": args.case, "sigma": sigma, "learn_sigma": args.learn_sigma,
+                print(json.dumps({"case": args.case, "sigma": sigma, "sigma_max": args.sigma_max,
+                                  "learn_sigma": args.learn_sigma,
                                   "query": [None if np.isnan(v) else v for v in row], "noise": noise,
                                   "truth": np.round(weights, 3).tolist(), "shares": np.round(sh, 3).tolist(),
                                   "tv": round(float(0.5 * np.abs(sh - weights).sum()), 3),

@@ -1,35 +1,68 @@
 """``sample`` draws from the learnt conditional (issue 13 §1): every mode, in the right proportions.
 
-The slow tests fit ``VAEACImputer()`` with its defaults (the benchmark's training schedule), with σ = 1 (A.2)
-and with a learnt σ, on known multimodal conditionals: the paper's synthetic 2-D mixture (appendix C.2,
-:mod:`vaeac_bench.synthetic`) and a mixed real/categorical table of our design. Both fail today (strict xfail;
-the measurements are in docs/estimators.md, "Multiple imputation").
+The slow tests fit ``VAEACImputer()`` with its defaults (the product model: a learnt σ bounded by ``sigma_max``
+standard deviations, :mod:`vaeac_bench.methods.vaeac.product`) on known multimodal conditionals, the paper's
+synthetic 2-D mixture (appendix C.2, :mod:`vaeac_bench.synthetic`) and a mixed real/categorical table of our
+design, and compare the share of draws near each mode with the true probability of that window. The tolerance
+is four binomial standard errors of a share, from the draws and from the training rows that inform the
+conditional: ``4 * sqrt(p (1 - p) (1 / n_draws + 1 / n_local))``. The product shows every mode but does not yet
+meet that tolerance (strict xfail with the measured shares); measurements: docs/estimators.md.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from vaeac_bench import VAEACImputer
+from vaeac_bench.imputer import VAEAC_PAPER
 
 TINY = dict(epochs=2, width=8, depth=1, latent_dim=2, validation_samples=2, n_imputations=3, verbose=0)
+N_DRAWS = 2000
 
 
-def _mode_shares(draws: np.ndarray, centres: np.ndarray, width: float) -> np.ndarray:
-    """Share of draws within ``width`` of each centre (draws elsewhere count for none)."""
-    return np.array([(np.abs(draws - c) < width).mean() for c in centres])
+def _tolerance(p: np.ndarray, n_local: int, n_draws: int = N_DRAWS) -> np.ndarray:
+    """Four binomial standard errors of a share p, from ``n_draws`` draws and ``n_local`` informing rows."""
+    return 4.0 * np.sqrt(p * (1.0 - p) * (1.0 / n_draws + 1.0 / n_local))
 
 
-def test_imputer_defaults_are_the_benchmark_configuration_plus_a_progress_bar():
+def _normal_mass(lo: float, hi: float, mean: float, sd: float) -> float:
+    """P(lo < N(mean, sd²) < hi)."""
+    return 0.5 * (math.erf((hi - mean) / (sd * math.sqrt(2))) - math.erf((lo - mean) / (sd * math.sqrt(2))))
+
+
+# -- defaults: the product model, and the paper's configuration as the benchmark runs it -----------------------
+def test_defaults_are_the_benchmark_schedule_with_the_product_model_and_a_progress_bar():
     from vaeac_bench.methods import build
 
-    imp = VAEACImputer()
     bench = build("vaeac").get_params()
-    mine = {k: v for k, v in imp.get_params().items() if k in bench}
-    assert mine.pop("verbose") == 1 and bench.pop("verbose") == 0
-    assert mine == bench  # early stopping, validation schedule, σ = 1: what run-bench measures
+    mine = {k: v for k, v in VAEACImputer().get_params().items() if k in bench}
+    changed = {k for k, v in mine.items() if bench[k] != v}
+    assert changed == {"verbose"} | (set(VAEAC_PAPER) & set(bench))  # the product model and the progress bar
+    assert all(bench[k] == v for k, v in VAEAC_PAPER.items() if k in bench)  # VAEAC_PAPER restores the benchmark
+    assert mine["verbose"] == 1
+    # early stopping and the validation schedule are the benchmark's
+    assert (mine["patience"], mine["validate_every"], mine["max_extensions"], mine["epochs"]) == (50, 5, 2, None)
+    assert VAEACImputer().sigma_max is not None and VAEAC_PAPER["sigma_max"] is None
+
+
+def test_paper_configuration_fits_the_registered_method_bit_for_bit():
+    from vaeac_bench.methods.vaeac import VAEACMethod
+    from vaeac_bench.schema import Schema
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 3))
+    X[rng.random(X.shape) < 0.2] = np.nan
+    small = {k: v for k, v in TINY.items() if k not in ("n_imputations", "verbose")}
+    imp = VAEACImputer(**{**VAEAC_PAPER, **TINY}, random_state=5).fit(X)
+    assert type(imp.method_) is VAEACMethod
+    paper = {k: v for k, v in VAEAC_PAPER.items() if k != "sigma_max"}
+    ref = VAEACMethod(**{**paper, **small}, random_state=5).fit(X, Schema.from_kinds(["x0", "x1", "x2"], [0, 0, 0]))
+    np.testing.assert_array_equal(imp.method_.impute(X, 4), ref.impute(X, 4))
 
 
 def test_progress_bar_by_default_and_off_with_verbose_0(capsys):
@@ -41,6 +74,48 @@ def test_progress_bar_by_default_and_off_with_verbose_0(capsys):
     assert "vaeac" not in capsys.readouterr().err
 
 
+# -- the bounded σ ----------------------------------------------------------------------------------------------
+def test_bounded_sigma_is_learnt_below_the_bound_and_never_above_it():
+    from vaeac_bench.methods.vaeac.product import bounded_raw_sigma
+    from vaeac_bench.nn.likelihood import gaussian_sigma
+
+    raw = torch.linspace(-8.0, 30.0, 200)
+    s = torch.nn.functional.softplus(raw)
+    sigma = gaussian_sigma(bounded_raw_sigma(raw, 0.25))
+    assert float(sigma.max()) <= 0.25 and float(sigma[-1]) > 0.245  # approaches the bound (s = 30: 0.248)
+    assert bool((sigma[1:] >= sigma[:-1]).all())  # monotone in the raw output
+    small = s < 0.02
+    torch.testing.assert_close(sigma[small].clamp_min(0.01), s[small].clamp_min(0.01), rtol=0.1, atol=0.0)
+
+
+def test_fitted_product_model_keeps_sigma_under_the_bound():
+    from vaeac_bench.methods.vaeac.model import Batch
+    from vaeac_bench.nn.likelihood import gaussian_sigma
+
+    df = _frame()
+    imp = VAEACImputer(**TINY, sigma_max=0.3, random_state=0).fit(df)
+    model = imp.method_.model_
+    xs = torch.as_tensor(imp.method_.scaler_.transform(df.to_numpy()), dtype=torch.float32)
+    batch = Batch.from_values(xs, model)
+    mu, sig, ctx = model.prior(batch, batch.missing)
+    params = model.decode(mu, ctx)
+    sigma = gaussian_sigma(params[..., 2:4])
+    assert float(sigma.detach().max()) <= 0.3 + 1e-6
+
+
+def test_product_fit_is_deterministic_for_a_random_state():
+    df = _frame()
+    a = VAEACImputer(**TINY, random_state=4).fit(df)
+    b = VAEACImputer(**TINY, random_state=4).fit(df)
+    pd.testing.assert_frame_equal(a.transform(df), b.transform(df))
+    assert a.method_.seed_ == b.method_.seed_ == 4
+
+
+def test_sigma_max_needs_a_learnt_sigma():
+    with pytest.raises(ValueError, match="sigma_max bounds a learnt σ"):
+        VAEACImputer(**TINY, learn_sigma=False, random_state=0).fit(_frame())
+
+
 def _frame() -> pd.DataFrame:
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"x": rng.normal(size=120), "y": rng.normal(size=120)})
@@ -48,72 +123,107 @@ def _frame() -> pd.DataFrame:
     return df
 
 
-def test_sample_with_fixed_sigma_is_the_reference_sampler():
+# -- what a draw is ---------------------------------------------------------------------------------------------
+def test_sample_with_the_paper_sigma_is_the_reference_sampler():
     df = _frame()
-    imp = VAEACImputer(**TINY, random_state=0).fit(df)
+    imp = VAEACImputer(**{**VAEAC_PAPER, **TINY}, random_state=0).fit(df)
     draws = np.stack([d.to_numpy() for d in imp.sample(df, 5)])
     np.testing.assert_array_equal(draws, imp.method_.impute(df.to_numpy(), n=5))
 
 
-def test_sample_with_learnt_sigma_draws_the_output_noise():
+@pytest.mark.parametrize("config", [{}, {"sigma_max": None}], ids=["product", "free-learnt-sigma"])
+def test_sample_with_learnt_sigma_draws_the_output_noise(config):
     df = _frame()
-    imp = VAEACImputer(**TINY, learn_sigma=True, random_state=0).fit(df)
+    imp = VAEACImputer(**TINY, **config, random_state=0).fit(df)
     hidden = df["y"].isna().to_numpy()
     draws = np.stack([d["y"].to_numpy() for d in imp.sample(df, 30)])
     noiseless = imp.method_.impute(df.to_numpy(), n=30)[:, :, 1]
-    assert draws[:, hidden].std(axis=0).mean() > 3 * noiseless[:, hidden].std(axis=0).mean() + 1e-6
+    # the noiseless draws vary with z alone; a draw adds the output noise on top
+    assert draws[:, hidden].std(axis=0).mean() > 1.5 * noiseless[:, hidden].std(axis=0).mean() + 1e-6
     observed = df["y"].to_numpy()[~hidden]
     np.testing.assert_array_equal(draws[:, ~hidden], np.broadcast_to(observed, draws[:, ~hidden].shape))
     np.testing.assert_array_equal(draws, np.stack([d["y"].to_numpy() for d in imp.sample(df, 30)]))
 
 
-# Measured (docs/estimators.md, "Multiple imputation"): under the default settings the latent code collapses on
-# these small tables, with σ = 1 and with a learnt σ alike, so the draws miss modes. Strict xfail: the day a
-# configuration passes, these fail until the marker is removed and the default is switched to it.
-COLLAPSE = pytest.mark.xfail(strict=True, raises=AssertionError,
-                             reason="latent collapse under the default settings (docs/estimators.md)")
-CONFIGS = [pytest.param({}, id="sigma1"), pytest.param({"learn_sigma": True}, id="learnt-sigma")]
+def test_product_model_survives_save_and_load(tmp_path):
+    df = _frame()
+    imp = VAEACImputer(**TINY, sigma_max=0.3, random_state=0).fit(df)
+    back = VAEACImputer.load(imp.save(tmp_path / "imp"))
+    assert type(back.method_) is type(imp.method_) and back.method_.model_.sigma_max == 0.3
+    pd.testing.assert_frame_equal(imp.transform(df), back.transform(df))
+    for a, b in zip(imp.sample(df, 3, random_state=1), back.sample(df, 3, random_state=1), strict=True):
+        pd.testing.assert_frame_equal(a, b)
+
+
+# -- every mode, in proportion, under the defaults (slow: real training budgets) -------------------------------
+MIXTURE_QUERIES = (-0.76, -0.64, -0.52)  # x1 where p(x2 | x1) has 2-3 modes and hundreds of training points
+WINDOW = 0.15  # half-width of the window around a mode of x2 (1.5 component sd)
+
+
+# Strict xfail: the day the defaults pass, these fail until the marker is removed (docs/estimators.md).
+MIXED_FAILS = pytest.mark.xfail(
+    strict=True, raises=AssertionError,
+    reason="measured 2026-12-01 with the defaults: nothing observed, window shares 0.300 / 0.280 / 0.283 against "
+           "0.299 / 0.299 / 0.399 (tolerance 0.076): c and x are not coupled tightly enough")
+MIXTURE_FAILS = pytest.mark.xfail(
+    strict=True, raises=AssertionError,
+    reason="expected to fail, measured 2026-12-01 with the defaults (scripts/imputer_multimodal.py, the same fit): "
+           "x1 = -0.76 gives nearest-mode shares 0.53 / 0.47 against 0.685 / 0.315, and the run is under-trained "
+           "(best epoch = the last of the extended budget); this test's own run did not finish")
 
 
 @pytest.mark.slow
-@COLLAPSE
-@pytest.mark.parametrize("config", CONFIGS)
-def test_draws_show_every_mode_of_the_paper_mixture_in_proportion(config):
+@MIXTURE_FAILS
+def test_draws_show_every_mode_of_the_paper_mixture_in_proportion():
     from vaeac_bench.synthetic import VARIANCE_SMALL, Mixture
 
     mix = Mixture.draw(seed=0, variance=VARIANCE_SMALL)
     X = mix.sample(3000, seed=1)
-    imp = VAEACImputer(random_state=0, verbose=0, **config).fit(X)
-    for x1 in (-0.62, -0.97, -0.21):  # the three most multimodal conditionals p(x2 | x1) of this mixture
+    imp = VAEACImputer(random_state=0, verbose=0).fit(X)
+    sd = math.sqrt(mix.variance)
+    for x1 in MIXTURE_QUERIES:
         lw = -0.5 * (x1 - mix.means[:, 0]) ** 2 / mix.variance
         w = np.exp(lw - lw.max())
         w /= w.sum()
-        keep = w > 0.1
-        draws = imp.sample(np.array([[x1, np.nan]]), 1000)[:, 0, 1]
-        shares = _mode_shares(draws, mix.means[keep, 1], 0.25)
-        assert np.all(shares > 0.5 * w[keep]), (x1, w[keep], shares)  # every mode is present
-        assert np.abs(shares - w[keep]).sum() < 0.3, (x1, w[keep], shares)  # in about the right proportions
+        modes = mix.means[w > 0.1, 1]
+        truth = np.array([sum(wk * _normal_mass(m - WINDOW, m + WINDOW, mk, sd) for wk, mk in zip(w, mix.means[:, 1],
+                                                                                             strict=True))
+                          for m in modes])
+        draws = imp.sample(np.array([[x1, np.nan]]), N_DRAWS)[:, 0, 1]
+        shares = np.array([(np.abs(draws - m) < WINDOW).mean() for m in modes])
+        n_local = int((np.abs(X[:, 0] - x1) < 0.05).sum())
+        tol = _tolerance(truth, n_local)
+        print(f"x1={x1}: truth {np.round(truth, 3)}, shares {np.round(shares, 3)}, tol {np.round(tol, 3)}")
+        assert np.all(np.abs(shares - truth) < tol), (x1, truth, shares, n_local)
 
 
 @pytest.mark.slow
-@COLLAPSE
-@pytest.mark.parametrize("config", CONFIGS)
-def test_draws_show_every_mode_of_a_mixed_real_categorical_table(config):
+@MIXED_FAILS
+def test_draws_show_every_mode_of_a_mixed_real_categorical_table():
     rng = np.random.default_rng(0)
     n = 1000
     c = rng.random(n) < 0.4  # P(c = "b") = 0.4
     side = np.where(rng.random(n) < 0.5, -2.0, 2.0)
     x = np.where(c, 0.0, side) + 0.3 * rng.normal(size=n)  # c = "a": x is -2 or +2 (50/50); c = "b": x near 0
     df = pd.DataFrame({"c": pd.Categorical(np.where(c, "b", "a")), "x": x})
-    imp = VAEACImputer(random_state=0, verbose=0, **config).fit(df)
+    imp = VAEACImputer(random_state=0, verbose=0).fit(df)
     query = pd.DataFrame({"c": pd.Categorical(["a", None, None], categories=["a", "b"]), "x": [np.nan, np.nan, 2.0]})
-    draws = imp.sample(query, 1000)
+    draws = imp.sample(query, N_DRAWS)
+    near = _normal_mass(-0.9, 0.9, 0.0, 0.3)  # a window of ±0.9 around a mode holds this much of it
     xa = np.array([d["x"].iloc[0] for d in draws])
-    shares = _mode_shares(xa, np.array([-2.0, 2.0]), 0.9)
-    assert np.all(np.abs(shares - 0.5) < 0.15), shares  # x | c = a: both modes, half each
+    shares = np.array([(np.abs(xa + 2) < 0.9).mean(), (np.abs(xa - 2) < 0.9).mean()])
+    truth = np.array([0.5, 0.5]) * near
+    print(f"x | c = a: truth {np.round(truth, 3)}, shares {np.round(shares, 3)}, tol "
+          f"{np.round(_tolerance(truth, int((~c).sum())), 3)}")
+    assert np.all(np.abs(shares - truth) < _tolerance(truth, int((~c).sum()))), shares  # x | c = a
     cat = np.array([d["c"].iloc[1] for d in draws])
     xb = np.array([d["x"].iloc[1] for d in draws])
     joint = np.array([((cat == "a") & (np.abs(xb + 2) < 0.9)).mean(), ((cat == "a") & (np.abs(xb - 2) < 0.9)).mean(),
                       ((cat == "b") & (np.abs(xb) < 0.9)).mean()])
-    assert np.abs(joint - [0.3, 0.3, 0.4]).sum() < 0.3, joint  # nothing observed: the three joint modes
-    assert (np.array([d["c"].iloc[2] for d in draws]) == "a").mean() > 0.9  # x = 2 only happens with c = a
+    truth = np.array([0.3, 0.3, 0.4]) * near
+    print(f"nothing observed: truth {np.round(truth, 3)}, shares {np.round(joint, 3)}, tol "
+          f"{np.round(_tolerance(truth, n), 3)}")
+    assert np.all(np.abs(joint - truth) < _tolerance(truth, n)), joint  # nothing observed: the three joint modes
+    share_a = (np.array([d["c"].iloc[2] for d in draws]) == "a").mean()
+    print(f"c | x = 2: share of a {share_a:.3f}")
+    assert share_a > 0.97  # x = 2 only happens with c = a
