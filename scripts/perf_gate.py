@@ -77,6 +77,12 @@ def write_config(side: Side, repo: Path, work: Path, results: Path) -> Path:
     return path
 
 
+def asv_machine(config: Path) -> None:
+    """``asv machine --yes`` for the gate's machine name (asv needs it before any run)."""
+    subprocess.run([sys.executable, "-m", "asv", "machine", "--yes", "--machine", "gate", "--config", str(config)],
+                   check=True, capture_output=True)
+
+
 def asv_run(side: Side, config: Path, bench: str, extra: list[str], log: Path) -> None:
     """One ``asv run`` of ``bench`` for ``side`` in this interpreter's environment (raises on asv failure)."""
     env = dict(os.environ, ASV_PYTHONPATH=str(side.tree / "src"), OMP_NUM_THREADS="1", PYTHONHASHSEED="0")
@@ -199,9 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for s in sides:
             git("worktree", "add", "--detach", "--force", str(s.tree), s.sha, cwd=repo)
-        subprocess.run([sys.executable, "-m", "asv", "machine", "--yes", "--machine", "gate",
-                        "--config", str(write_config(sides[1], repo, work, work / "results-q"))],
-                       check=True, capture_output=True)
+        asv_machine(write_config(sides[1], repo, work, work / "results-q"))
         base, head = sides
         failed = False
         out: dict = {"base": base_sha, "head": head_sha, "factor": args.factor, "rounds": args.rounds}
