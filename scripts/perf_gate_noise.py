@@ -54,6 +54,50 @@ def summarise(values: list[float]) -> dict[str, float]:
             "p99": q(0.99), "max": v[-1]}
 
 
+def analyse(per_round: dict, n_rounds: int, args: argparse.Namespace, rev: str, loads: list[float],
+            seconds: float) -> dict:
+    """The noise summary of the first ``n_rounds`` rounds, written (atomically) to ``args.out``."""
+    g = args.gate_rounds
+    blocks = [gate_ratio(per_round["base"][i:i + g], per_round["head"][i:i + g])
+              for i in range(0, n_rounds - g + 1, g)]
+    rng = random.Random(0)
+    boot = []
+    for _ in range(args.bootstrap):
+        ia = [rng.randrange(n_rounds) for _ in range(g)]
+        ib = [rng.randrange(n_rounds) for _ in range(g)]
+        boot.append(gate_ratio([per_round["base"][i] for i in ia], [per_round["head"][i] for i in ib]))
+    names = sorted(boot[0])
+    worst = [max(b.values()) for b in boot]
+    false_alarm = {}
+    for f in FACTORS:
+        p1 = sum(w > f for w in worst) / len(worst)
+        # after the re-run: a flagged benchmark must be flagged again by an independent gate
+        p_bench = {n: sum(b[n] > f for b in boot) / len(boot) for n in names}
+        p_pass_all = 1.0
+        for n in names:
+            p_pass_all *= 1 - p_bench[n] ** 2
+        p2 = 1 - p_pass_all
+        false_alarm[str(f)] = {"per_gate_first_measurement": p1, "per_gate_after_rerun": p2}
+    payload = {
+        "what": "perf gate timing, the same tree against itself (empty commit); ratio = median head / median base",
+        "rev": rev, "rounds_per_commit": n_rounds, "gate_rounds": g, "bootstrap": args.bootstrap,
+        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                    "load_average_per_round": loads, "conditions": args.conditions},
+        "seconds": round(seconds, 1),
+        "gates": {n: [b[n] for b in blocks] for n in names},
+        "gate_worst_per_block": [max(b.values()) for b in blocks],
+        "bootstrap_summary": {n: summarise([b[n] for b in boot]) for n in names},
+        "bootstrap_worst_benchmark": summarise(worst),
+        "false_alarm_rate": false_alarm,
+        "per_round_samples": per_round,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=1) + "\n")
+    tmp.replace(args.out)
+    return payload
+
+
 def main(argv: list[str] | None = None) -> int:
     """Measure the gate's timing noise and write the distribution as JSON."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -88,45 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             per_round[side.label].append({k: v[1] for k, v in pg.load(results, side.sha).items()})
         loads.append(os.getloadavg()[0])
         print(f"round {r + 1}/{args.rounds} done, load {loads[-1]:.1f}, {time.monotonic() - t0:.0f} s", flush=True)
-
-    g = args.gate_rounds
-    blocks = [gate_ratio(per_round["base"][i:i + g], per_round["head"][i:i + g])
-              for i in range(0, args.rounds - g + 1, g)]
-    rng = random.Random(0)
-    boot = []
-    for _ in range(args.bootstrap):
-        ia = [rng.randrange(args.rounds) for _ in range(g)]
-        ib = [rng.randrange(args.rounds) for _ in range(g)]
-        boot.append(gate_ratio([per_round["base"][i] for i in ia], [per_round["head"][i] for i in ib]))
-    names = sorted(boot[0])
-    worst = [max(b.values()) for b in boot]
-    false_alarm = {}
-    for f in FACTORS:
-        p1 = sum(w > f for w in worst) / len(worst)
-        # after the re-run: a flagged benchmark must be flagged again by an independent gate
-        p_bench = {n: sum(b[n] > f for b in boot) / len(boot) for n in names}
-        p_pass_all = 1.0
-        for n in names:
-            p_pass_all *= 1 - p_bench[n] ** 2
-        p2 = 1 - p_pass_all
-        false_alarm[str(f)] = {"per_gate_first_measurement": p1, "per_gate_after_rerun": p2}
-    payload = {
-        "what": "perf gate timing, the same tree against itself (empty commit); ratio = median head / median base",
-        "rev": rev, "rounds_per_commit": args.rounds, "gate_rounds": g, "bootstrap": args.bootstrap,
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                    "load_average_per_round": loads, "conditions": args.conditions},
-        "seconds": round(time.monotonic() - t0, 1),
-        "gates": {n: [b[n] for b in blocks] for n in names},
-        "gate_worst_per_block": [max(b.values()) for b in blocks],
-        "bootstrap_summary": {n: summarise([b[n] for b in boot]) for n in names},
-        "bootstrap_worst_benchmark": summarise(worst),
-        "false_alarm_rate": false_alarm,
-        "per_round_samples": per_round,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=1) + "\n")
-    tmp.replace(args.out)
+        if r + 1 >= args.gate_rounds:
+            payload = analyse(per_round, r + 1, args, rev, loads, time.monotonic() - t0)
     print(json.dumps({k: payload[k] for k in ("gate_worst_per_block", "bootstrap_worst_benchmark",
                                               "false_alarm_rate")}, indent=1))
     return 0
