@@ -161,6 +161,12 @@ def measure() -> dict[str, float]:
         out[f"step_mflop[{batch}]"] = s.flops / 1e6
         out[f"step_ms[{batch}]"] = sec * 1e3
         out[f"step_gflops[{batch}]"] = s.flops / sec / 1e9
+    # prototype, benchmark-only: the same step under bf16 autocast (bench_vaeac.TrainStep's bf16 switch)
+    from .bench_vaeac import TrainStep
+
+    bf = TrainStep()
+    bf.setup("fast", "cpu", True)
+    out["step_ms_bf16[64]"] = median_seconds(bf.step) * 1e3
     imp = ImputeOneRow()
     imp.setup()
     out["impute100_ms"] = imp.track_seconds() * 1e3

@@ -187,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     base_sha = resolve(args.base or f"{head_sha}^1", repo)
     if base_sha is None:
+        if args.base is None and git("rev-parse", "--is-shallow-repository", cwd=repo) == "true":
+            print(f"perf-gate: error: shallow clone, the parent of {head_sha[:10]} is not here (clone with history)",
+                  file=sys.stderr)
+            return 2
         print(f"perf-gate: {head_sha[:10]} has no parent commit: nothing to compare; pass")
         return 0
     if not has_suite(base_sha, repo):
