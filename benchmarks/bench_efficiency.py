@@ -24,8 +24,9 @@ SQUARE = 1024
 
 
 def median_seconds(fn, min_time: float = 0.2, repeat: int = 7) -> float:
-    """Median seconds per call of ``fn`` (timeit's autorange picks the loop count), one thread."""
-    timer = timeit.Timer(fn, timer=time.perf_counter)
+    """Median CPU seconds per call of ``fn`` (timeit's autorange picks the loop count; one thread, so CPU time is
+    the time the work took while it ran, less inflated than wall time on a shared machine)."""
+    timer = timeit.Timer(fn, timer=time.process_time)
     number, _ = timer.autorange()
     number = max(1, int(number * min_time / 0.2))
     return statistics.median(t / number for t in timer.repeat(repeat=repeat, number=number))
