@@ -174,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rtol", type=float, default=1e-9)
     ap.add_argument("--atol", type=float, default=1e-12)
     ap.add_argument("--no-quality", action="store_true", help="timing only (used by the noise measurement)")
+    ap.add_argument("--timing-bench", default=TIMING, help="asv --bench regex of the timings (default: all)")
     ap.add_argument("--no-rerun", action="store_true", help="fail on the first timing measurement")
     ap.add_argument("--json", type=Path, default=None, help="also write the measured ratios here")
     ap.add_argument("--keep", action="store_true", help="keep the worktrees and asv results (printed)")
@@ -232,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                 failed = True
             out["quality"] = {k: [qa.get(k, (None,))[0], qb.get(k, (None,))[0]] for k in sorted(set(qa) | set(qb))}
 
-        first = time_rounds(base, head, repo, work, "t1", args.rounds, TIMING, log)
+        first = time_rounds(base, head, repo, work, "t1", args.rounds, args.timing_bench, log)
         print(f"perf-gate: timing ({args.rounds} interleaved rounds per commit, CPU time, factor {args.factor}):")
         for name, r in first.items():
             print(f"  {fmt(name, r)}")

@@ -83,7 +83,7 @@ def analyse(per_round: dict, n_rounds: int, args: argparse.Namespace, rev: str, 
         "rev": rev, "rounds_per_commit": n_rounds, "gate_rounds": g, "bootstrap": args.bootstrap,
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                     "load_average_per_round": loads, "conditions": args.conditions},
-        "seconds": round(seconds, 1),
+        "seconds": None if seconds != seconds else round(seconds, 1),
         "gates": {n: [b[n] for b in blocks] for n in names},
         "gate_worst_per_block": [max(b.values()) for b in blocks],
         "bootstrap_summary": {n: summarise([b[n] for b in boot]) for n in names},
@@ -98,6 +98,29 @@ def analyse(per_round: dict, n_rounds: int, args: argparse.Namespace, rev: str, 
     return payload
 
 
+def analyse_dir(args: argparse.Namespace) -> int:
+    """Re-read the round results under ``args.from_dir`` (complete base/head pairs only) and analyse them."""
+    from asv.results import Results
+
+    rounds: dict[str, list[dict[str, list[float]]]] = {"base": [], "head": []}
+    shas = {}
+    r = 0
+    while all((args.from_dir / f"r{r}-{s}" / "gate").is_dir() for s in ("base", "head")):
+        for side in ("base", "head"):
+            f = next((args.from_dir / f"r{r}-{side}" / "gate").glob("*-*.json"), None)
+            if f is None:
+                break
+            shas[side] = Results.load(str(f)).commit_hash
+            rounds[side].append({k: v[1] for k, v in pg.load(args.from_dir / f"r{r}-{side}", shas[side]).items()})
+        r += 1
+    n = min(len(rounds["base"]), len(rounds["head"]))
+    rounds = {k: v[:n] for k, v in rounds.items()}
+    print(f"{n} complete rounds in {args.from_dir}")
+    payload = analyse(rounds, n, args, shas.get("base", "?"), [], float("nan"))
+    print(json.dumps({k: payload[k] for k in ("gates", "bootstrap_summary", "false_alarm_rate")}, indent=1))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Measure the gate's timing noise and write the distribution as JSON."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -107,7 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bootstrap", type=int, default=2000)
     ap.add_argument("--out", type=Path, default=Path("docs/perf_gate_noise.json"))
     ap.add_argument("--conditions", default="", help="free text: the machine's load while measuring")
+    ap.add_argument("--from-dir", type=Path, default=None,
+                    help="analyse the finished rounds of an earlier (interrupted) run's work dir instead of measuring")
     args = ap.parse_args(argv)
+    if args.from_dir is not None:
+        return analyse_dir(args)
 
     src = Path(pg.git("rev-parse", "--show-toplevel", cwd=Path.cwd()))
     rev = pg.git("rev-parse", args.rev, cwd=src)
