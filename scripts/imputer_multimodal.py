@@ -12,7 +12,7 @@ generator's mean / most probable category per z) and for draws with the output n
   0.3 / 0.3 / 0.4).
 
 ``--sigma-max c`` fits the product model instead (``VAEACImputer()``'s: a learnt σ bounded by c standard
-deviations, :mod:`vaeac_bench.methods.vaeac.product`; pass ``--params '{"width": 128, "depth": 4,
+deviations, :mod:`vaeac_bench.product`; pass ``--params '{"width": 128, "depth": 4,
 "latent_dim": 16}'`` for the product's network). ``--sigma`` is the fixed output σ in standardised units
 (A.2: 1); ``VAEACMethod`` has no ``output_sigma`` parameter (it is code-frozen), so the script prototypes it
 exactly: real columns standardised, divided by σ and fitted with ``standardize=False`` and σ = 1.
@@ -97,7 +97,7 @@ def main() -> None:
             params["standardize"] = False
         t0 = time.process_time()
         if args.sigma_max is not None:
-            from vaeac_bench.methods.vaeac.product import ProductVAEAC
+            from vaeac_bench.product import ProductVAEAC
 
             params = {"random_state": args.seed, **json.loads(args.params), "sigma_max": args.sigma_max}
             mu, sd = np.zeros(X.shape[1]), np.ones(X.shape[1])

@@ -1,7 +1,7 @@
 """``sample`` draws from the learnt conditional (issue 13 §1): every mode, in the right proportions.
 
 The slow tests fit ``VAEACImputer()`` with its defaults (the product model: a learnt σ bounded by ``sigma_max``
-standard deviations, :mod:`vaeac_bench.methods.vaeac.product`) on known multimodal conditionals, the paper's
+standard deviations, :mod:`vaeac_bench.product`) on known multimodal conditionals, the paper's
 synthetic 2-D mixture (appendix C.2, :mod:`vaeac_bench.synthetic`) and a mixed real/categorical table of our
 design, and compare the share of draws near each mode with the true probability of that window. The tolerance
 is four binomial standard errors of a share, from the draws and from the training rows that inform the
@@ -76,8 +76,8 @@ def test_progress_bar_by_default_and_off_with_verbose_0(capsys):
 
 # -- the bounded σ ----------------------------------------------------------------------------------------------
 def test_bounded_sigma_is_learnt_below_the_bound_and_never_above_it():
-    from vaeac_bench.methods.vaeac.product import bounded_raw_sigma
     from vaeac_bench.nn.likelihood import gaussian_sigma
+    from vaeac_bench.product import bounded_raw_sigma
 
     raw = torch.linspace(-8.0, 30.0, 200)
     s = torch.nn.functional.softplus(raw)

@@ -87,7 +87,7 @@ WRAPPER_DEFAULTS: dict[str, dict[str, Any]] = {name: {"verbose": 1} for name in 
 #: :data:`VAEAC_PAPER` gives exactly the benchmark's ``vaeac``). The VAEAC product learns σ,
 #: bounded by ``sigma_max`` standard deviations, so its draws show the modes of a multimodal conditional
 #: (docs/estimators.md).
-PRODUCT: dict[str, str] = {"vaeac": "vaeac_bench.methods.vaeac.product:ProductVAEAC"}
+PRODUCT: dict[str, str] = {"vaeac": "vaeac_bench.product:ProductVAEAC"}
 #: the product's network: smaller than the reference's (256 wide, 10 deep, 64 latents): a third of its cost per
 #: epoch; with the bounded σ as accurate on Iris and Diabetes, worse on Breast (docs/estimators.md)
 WRAPPER_DEFAULTS["vaeac"].update(learn_sigma=True, width=128, depth=4, latent_dim=16)

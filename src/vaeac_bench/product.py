@@ -24,13 +24,13 @@ import torch
 import torch.nn.functional as F
 from sklearn.utils._param_validation import Interval
 
-from ...nn import FeatureLayout
-from ...nn.harness import resolve_device
-from ...schema import Schema
-from ...seeding import derive_seed
-from .method import VAEACMethod
-from .model import VAEACModel
-from .networks import PriorContext
+from .methods.vaeac.method import VAEACMethod
+from .methods.vaeac.model import VAEACModel
+from .methods.vaeac.networks import PriorContext
+from .nn import FeatureLayout
+from .nn.harness import resolve_device
+from .schema import Schema
+from .seeding import derive_seed
 
 #: the product's default bound on σ, in standard deviations of each real column (docs/estimators.md)
 DEFAULT_SIGMA_MAX = 0.25
