@@ -42,7 +42,7 @@ class CelebAVAEAC(ImageMethod):
 
     def __init__(self, alpha: float = 1.0, epochs: int = 1, batch_size: int = 16, lr: float = 2e-4,
                  blocks: int = 1, latent_dim: int = 64, validation_samples: int = 25, max_val: int | None = 64,
-                 max_train: int | None = 3000, device: str = "cpu", random_state: int | None = None,
+                 max_train: int | None = 1600, device: str = "cpu", random_state: int | None = None,
                  verbose: int = 0):
         self.alpha = alpha
         self.epochs = epochs
