@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..nn import FeatureLayout
 from ..nn.conv import ConvArch, ConvGenerator, he_uniform_
@@ -61,6 +62,10 @@ class GaussianImageVAEACModel(ImageVAEACModel):
         c, h, w = self.image_shape
         self.nets.generator = ConvGenerator(2 * c, h, w, self.arch, out_ch=2 * c)
         he_uniform_(self.nets.generator, generator)
+        # deliberate (docs/celeba.md): the output conv starts at zero, so the generator starts at μ = 0 (the mean
+        # colour in normalised units) and σ = softplus(0); with the default init its outputs had std ~140 at 64²
+        nn.init.zeros_(self.nets.generator.out.weight)
+        nn.init.zeros_(self.nets.generator.out.bias)
         self.layout = gaussian_layout(c * h * w)
         self.nets.to(device)
         self._lt = self.layout.tensors(device)
