@@ -35,6 +35,13 @@ def test_every_committed_report_regenerates_from_the_committed_results(tmp_path)
     differ = [p.name for p in images if p.read_bytes() != (REPO / "reports" / p.name).read_bytes()]
     assert not differ, f"stale committed image tables (run `run-bench --tables 5,9 --no-run`): {differ}"
     written += images
+    # tables 3, 4, 6, table 9's CelebA column and the PSNR figure (issue 11) come from the CelebA cells' records
+    from vaeac_bench.tables.celeba import render_celeba_tables
+
+    celeba = render_celeba_tables(REPO / "results", tmp_path)
+    differ = [p.name for p in celeba if p.read_bytes() != (REPO / "reports" / p.name).read_bytes()]
+    assert not differ, f"stale committed CelebA tables (run `run-bench --tables 3,4,6,9 --no-run`): {differ}"
+    written += celeba
     # issue 13 §6: beyond.md and its figures come from render_all above; the index links everything rendered
     assert {"beyond.md", "figure_rates.png", "figure_ranks.png", "figure_cost.png"} <= {p.name for p in written}
     from vaeac_bench.tables.index import render_index

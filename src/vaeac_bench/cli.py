@@ -30,7 +30,7 @@ $VAEAC_BENCH_DATA, then the user cache (filled by --download); breast, diabetes,
 """
 
 DEFAULT_TABLES = "1,2,7,10,10t,11"
-ALL_TABLES = "1,2,5,7,8,9,10,10t,11"
+ALL_TABLES = "1,2,3,4,5,6,7,8,9,10,10t,11"
 
 
 def _splits(text: str) -> list[int]:
@@ -246,11 +246,13 @@ def main(argv: list[str] | None = None) -> int:
                   if t.strip() and t.strip().lower() != "none"]
         if args.tables == DEFAULT_TABLES and all(hasattr(get_spec(d), "height") for d in datasets):
             tables = ["5", "9"]  # image datasets only: the image tables (issue 10)
+            if any(getattr(get_spec(d), "kind", "") == "celeba" for d in datasets):
+                tables = ["3", "4", "6", "9"] + (["5"] if any(get_spec(d).kind == "image" for d in datasets) else [])
         from .tables import TABLES
 
-        bad = [t for t in tables if t not in TABLES and t not in ("5", "8", "9")]
+        bad = [t for t in tables if t not in TABLES and t not in ("3", "4", "5", "6", "8", "9")]
         if bad:
-            raise ValueError(f"unknown table(s) {bad}; renderable tables: 1, 2, 5, 7, 8, 9, 10, 10t, 11")
+            raise ValueError(f"unknown table(s) {bad}; renderable tables: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10t, 11")
         if args.scheduler is not None and args.backend != "dask":
             raise ValueError("--scheduler is a Dask scheduler address; add --backend dask or drop --scheduler")
     except ValueError as err:
@@ -282,6 +284,10 @@ def main(argv: list[str] | None = None) -> int:
 
         datasets, table_methods, image_cells = plan_image_cells(datasets, methods, args.splits, args.mechanism[0],
                                                                 args.quick)
+        from .celeba_cell import plan_celeba_cells  # issue 11: CelebA pairs with its methods and experiments
+
+        datasets, table_methods, celeba_cells = plan_celeba_cells(datasets, table_methods, args.quick)
+        image_cells += celeba_cells
         try:
             shapes = {d: load(d, data_dir=args.data_dir, download=args.download).data.shape for d in datasets}
             if source is not None:
@@ -317,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     from .runner import PAPER_SETTING
     from .tables import render_all
 
-    grid_tables = [t for t in tables if t not in ("5", "8", "9")]
+    grid_tables = [t for t in tables if t not in ("3", "4", "5", "6", "8", "9")]
     # the README's generated blocks follow the committed results only (not a --quick or side folder)
     readme = Path("README.md") if (not args.quick and results_dir.resolve() == Path("results").resolve()
                                    and Path("README.md").is_file()
@@ -329,6 +335,10 @@ def main(argv: list[str] | None = None) -> int:
         from .tables.images import render_image_tables
 
         written += render_image_tables(results_dir, reports_dir, quick=args.quick)
+    if {"3", "4", "6", "9"} & set(tables):  # CelebA tables (issue 11) from the CelebA cells' records
+        from .tables.celeba import render_celeba_tables
+
+        written += render_celeba_tables(results_dir, reports_dir, quick=args.quick)
     if "8" in tables:
         from .synthetic import render_table8, run_synthetic, synthetic_cells
 

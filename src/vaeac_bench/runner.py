@@ -178,6 +178,10 @@ def compute_cell(cell: Cell, data_dir: str | os.PathLike | None = None, threads:
         from .image_cell import compute_image_cell
 
         return compute_image_cell(cell, data_dir=data_dir, threads=threads)
+    if cell.source is None and dataset_kind(cell.key.dataset) == "celeba":  # issue 11: PSNR and NLL of faces
+        from .celeba_cell import compute_celeba_cell
+
+        return compute_celeba_cell(cell, data_dir=data_dir, threads=threads, device=device)
     k = cell.key
     table = cell.source.load() if cell.source is not None else load(k.dataset, data_dir=data_dir)
     split = make_split(table, k.split, k.mechanism, k.rate)

@@ -28,6 +28,8 @@ for _name, _fn in EXTRA_MECHANISMS.items():
     register_mechanism(_name)(_fn)
 
 # image datasets (kind "image", group "images") and image masks in the same registries (issue 10)
+# CelebA (kind "celeba", group "celeba") and its GFC masks (issue 11)
+from . import celeba_registry as _celeba  # noqa: E402, F401
 from . import image_registry as _images  # noqa: E402, F401
 
 

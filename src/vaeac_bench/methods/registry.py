@@ -179,6 +179,37 @@ for _variant, _gname in (("modified", "gain-image"), ("original", "gain-original
         description=f"GAIN ({_variant}) on line-masked MNIST (appendix D.4, figure 11); samples only, no likelihood.",
     ))
 
+# --- CelebA inpainting (issue 11): colour faces, Gaussian likelihood; PSNR (tables 3, 4) and NLL (table 9) ---
+_CELEBA_DATA = ("datasets/celeba.py", "datasets/celeba_registry.py", "datasets/image_masks.py",
+                "datasets/image_registry.py", "celeba_cell.py", "psnr.py")
+#: what a CelebA network's training depends on (its checkpoint name holds this code's digest, celeba_cell.py)
+CELEBA_TRAIN_CODE = ("methods/celeba_model.py", "methods/vaeac/image.py", "nn/conv.py", "datasets/celeba.py",
+                     "datasets/celeba_registry.py", "datasets/image_masks.py", *_VAEAC_CODE)
+_CELEBA_CODE = ("methods/celeba.py", "methods/image_methods.py", "image_nll.py", *CELEBA_TRAIN_CODE, *_CELEBA_DATA)
+# CPU budget (docs/celeba.md): the reference code's batch 16 and Adam 2e-4, 1 ResBlock per stage (the code has 4),
+# one epoch over 1600 of the 8000 training faces: what this shared 2-core machine allowed (measured, docs/celeba.md)
+_CELEBA_NN = {"epochs": 1, "batch_size": 16, "lr": 2e-4, "blocks": 1, "latent_dim": 64, "max_train": 1600,
+              "max_val": 64}
+_CELEBA_QUICK = {"epochs": 1, "max_train": 64, "max_val": 16, "validation_samples": 5}
+for _name, _alpha, _lab in (("vaeac-celeba", 1.0, "VAEAC"), ("gsnn-celeba", 0.0, "GSNN")):
+    register(MethodSpec(
+        _name, f"{_M}.celeba:CelebAVAEAC", params={"alpha": _alpha, **_CELEBA_NN}, quick=_CELEBA_QUICK,
+        label=_lab, code=_CELEBA_CODE,
+        description=f"{_lab} on CelebA faces: Gaussian likelihood, 64 latents, the reference network at 64² (A.3).",
+    ))
+register(MethodSpec(
+    "naive-bayes-celeba", f"{_M}.celeba:GaussianNaiveBayes", params={"var_floor": 1e-4}, label="Naive Bayes",
+    code=_CELEBA_CODE,
+    description="Independent Gaussian per pixel and channel (table 9's baseline); inpaints the mean face.",
+))
+for _algo, _lab, _lib in (("biharmonic", "Biharmonic", "scikit-image"), ("telea", "Telea", "OpenCV"),
+                          ("navier-stokes", "Navier-Stokes", "OpenCV")):
+    register(MethodSpec(
+        f"{_algo}-inpaint", f"{_M}.celeba:ClassicalInpainting", params={"algorithm": _algo}, label=_lab,
+        code=_CELEBA_CODE,
+        description=f"{_lab} inpainting ({_lib}, optional extra 'inpainting'): classical, no training.",
+    ))
+
 # --- groups ----------------------------------------------------------------------------------------
 # the columns of the paper's tables 1/2/10/11, plus the mean/mode floor
 register_group("paper", ("mean", "mice", "missforest", "gain", "vaeac", "gsnn", "nn"))
@@ -186,3 +217,6 @@ register_group("comparators", ("knn", "iterative", "softimpute", "sinkhorn", "mi
 # the image methods (pair with image datasets only: run-bench --datasets images)
 register_group("images", ("vaeac-image", "vaeac-image-fc", "gsnn-image", "gsnn-image-fc", "naive-bayes-image",
                           "vae-image-fc", "um-image", "gain-image", "gain-original-image"))
+# the CelebA methods (pair with CelebA only: run-bench --datasets celeba)
+register_group("celeba", ("vaeac-celeba", "gsnn-celeba", "naive-bayes-celeba", "biharmonic-inpaint", "telea-inpaint",
+                          "navier-stokes-inpaint"))

@@ -27,13 +27,13 @@ TABLE9_ROWS = (
 IMAGE_DATASETS = ("mnist", "omniglot", "omniglot28")
 
 
-def current_image_results(results_dir: str | Path, quick: bool = False) -> list[dict[str, Any]]:
-    """Image records whose config hash matches what the registry would run now (``quick`` ones or full ones)."""
+def current_image_results(results_dir: str | Path, quick: bool = False, kind: str = "image") -> list[dict[str, Any]]:
+    """Records of ``kind`` ("image"; "celeba" for issue 11) whose config hash is what the registry would run now."""
     from ..runner import cell_config
 
     out = []
     for r in iter_results(Path(results_dir)):
-        if r.get("kind") != "image" or bool(r.get("quick")) != quick:
+        if r.get("kind") != kind or bool(r.get("quick")) != quick:
             continue
         try:
             expected = config_hash(cell_config(r["dataset"], r["method"], r["mechanism"], r["rate"], 1, quick))
