@@ -34,8 +34,9 @@ from pathlib import Path
 SUITE = "benchmarks/bench_gate.py"
 QUALITY = r"^bench_gate\.GateQuality\."
 TIMING = r"^bench_gate\.Gate(?!Quality)"
-# chosen from the noise measured under load (docs/perf_gate_noise.json, docs/performance.md "Noise and the factor")
-DEFAULT_FACTOR = 1.3
+# chosen from the noise measured under load (docs/perf_gate_noise.json, docs/performance.md "Noise and the factor"),
+# raised from 1.3 after the fresh-clone CI run of 2026-12-02 (idle machine): two same-code 4-round medians at 1.34, 1.41
+DEFAULT_FACTOR = 1.5
 DEFAULT_ROUNDS = 4
 ACCEPT_TRAILER = "perf-gate: accept-quality-change"
 
