@@ -141,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="memory the cells may use together (default: what the machine has available now)")
     p.add_argument("--ignore-memory", action="store_true",
                    help="start a cell even if its memory estimate exceeds the machine's available memory")
+    p.add_argument("--mc-long", type=_positive, default=None, metavar="N",
+                   help="after the image cells, table 9's MC-10^4 (eq. 17) on the first N test objects of each, "
+                        "from the cells' trained networks (1000 = the paper's; cached beside the cell results)")
     p.add_argument("--quick", action="store_true", help="tiny budgets for a smoke run (not comparable to the paper)")
     p.add_argument("--tables", default=DEFAULT_TABLES,
                    help="paper tables to render: any of 1,2,5,7,8,9,10,10t,11, all, or none (default: %(default)s); "
@@ -320,6 +323,14 @@ def main(argv: list[str] | None = None) -> int:
         for label, err in summary.failed.items():
             print(f"run-bench: cell {label} failed: {err.splitlines()[0]}", file=sys.stderr)
         failed = len(summary.failed)
+        if args.mc_long is not None:  # issue 10: table 9's MC-10⁴ from the image cells just run or reused
+            from .datasets.image_registry import dataset_kind
+            from .image_long_mc import run_long_mc
+
+            long_cells = [c for c in image_cells if dataset_kind(c.key.dataset) == "image"]
+            done = run_long_mc(long_cells, results_dir, args.mc_long, data_dir=args.data_dir,
+                               progress=not args.quiet)
+            print(f"run-bench: MC-10^4: {len(done)} cell(s) computed", file=sys.stderr)
     from .runner import PAPER_SETTING
     from .tables import render_all
 

@@ -10,7 +10,8 @@ K = 20 importance samples, encoder and decoder MLPs with two hidden layers of 12
 layers) and tanh (the notebook says the paper used tanh; it uses ReLU itself), orthogonal weight init,
 a N(0, I) prior, a diagonal Gaussian posterior (softplus scale), a product of Student's t observation
 model (scale softplus + 1e-3, degrees of freedom softplus + 3), Adam 1e-3, batch 64, standardised data,
-latent dimension d = p - 1 for UCI (``latent_dim=None``; the notebook's toy uses 10).
+latent dimension d = p - 1 (``latent_dim=None``). That d is unverified: the paper's text was not at hand here, and
+the authors' breast-cancer notebook (p = 30) uses d = 10 "like in the MIWAE paper"; ``latent_dim=10`` gives that.
 
 Imputation by self-normalised importance sampling (paper §4.2) with ``n_importance`` proposals per row:
 single imputation = the weighted mean of the decoder means (the Student's t mean exists since df > 3; the

@@ -1,0 +1,158 @@
+"""Table 9's MC-10⁴ rows (issue 10): the Monte Carlo estimate (17) with S = 10⁴ for an image cell already run.
+
+MC-10⁴ needs 100× the decoder passes of MC-10², so the grid's image cells stop at S = 10² and this step adds
+S = 10⁴ afterwards (``run-bench --mc-long N``). It reloads the cell's trained network from the cell's finished
+checkpoint (the best epoch; nothing is retrained: a missing or unfinished checkpoint is refused) and scores the
+first ``N`` of the cell's fixed test objects with the cell's fixed masks. The result goes beside the cell record
+as ``<record stem>_mc10000.json``; it names the record's config hash and code digest, so a recomputed cell never
+shows an older network's MC-10⁴ (the tables then say "not computed" until this step runs again).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+LONG_MC_SCHEMA = "vaeac-bench/image-long-mc/1"
+LONG_MC_SAMPLES = 10_000
+#: the code of this step itself (the record's method code comes on top: its digest names the network's code)
+LONG_MC_CODE = ("image_long_mc.py", "image_nll.py")
+log = logging.getLogger("vaeac_bench")
+
+
+def long_mc_path(record_path: str | os.PathLike, samples: int = LONG_MC_SAMPLES) -> Path:
+    """Where the MC-S result of the cell record at ``record_path`` lives: beside it."""
+    p = Path(record_path)
+    return p.with_name(f"{p.stem}_mc{samples}.json")
+
+
+def matches(long: dict[str, Any], record: dict[str, Any]) -> bool:
+    """True when ``long`` was computed from the network of ``record`` (same config hash and code digest)."""
+    from .provenance import recorded_digest
+
+    return (long.get("long_mc_schema") == LONG_MC_SCHEMA and long.get("config_hash") == record.get("config_hash")
+            and long.get("cell_code_digest") == recorded_digest(record))
+
+
+def compute_long_mc(cell: Any, record: dict[str, Any], n_objects: int, *, samples: int = LONG_MC_SAMPLES,
+                    data_dir: str | os.PathLike | None = None, checkpoint_dir: str | os.PathLike | None = None,
+                    threads: int = 1) -> dict[str, Any]:
+    """MC-``samples`` NLL (17) on the first ``n_objects`` test objects of ``cell``, from its finished checkpoint."""
+    from .datasets.image_registry import image_mask
+    from .datasets.images import load_images
+    from .image_cell import FULL_EVAL, QUICK_EVAL, checkpoint_path, test_masks
+    from .methods import build, seed
+    from .provenance import build_provenance, code_digest, is_stale, paths_digest, recorded_digest
+    from .resources import PeakRSS, limit_threads
+    from .runner import method_seed
+
+    k = cell.key
+    if isinstance(n_objects, bool) or int(n_objects) < 1:
+        raise ValueError(f"n_objects must be an int >= 1, got {n_objects!r}")
+    if record.get("config_hash") != k.config_hash or is_stale(record):
+        raise ValueError(f"the record of {cell.label} is not current; recompute the cell (run-bench --datasets "
+                         f"{k.dataset} --methods {k.method}) before its MC-{samples}")
+    ck = checkpoint_path(cell, code_digest(k.method), checkpoint_dir)
+    if not ck.is_file():
+        raise FileNotFoundError(f"no checkpoint of {cell.label} at {ck}: MC-{samples} reuses the cell's trained "
+                                f"network and never retrains it; recompute the cell with run-bench first")
+    ev = QUICK_EVAL if cell.quick else FULL_EVAL
+    data = load_images(k.dataset, data_dir, seed=k.split)
+    x_all = data.test[: ev.n_test]
+    b_all = test_masks(k.dataset, k.mechanism, k.split, x_all)  # the cell's masks: drawn for all its objects
+    n = min(int(n_objects), len(x_all))
+    cell_seed = method_seed(k.dataset, k.method, k.split)
+    with PeakRSS() as mem:
+        est = seed(build(k.method, quick=cell.quick), cell_seed)
+        if "mc" not in est.estimators():
+            raise ValueError(f"{k.method} has no Monte Carlo estimator (eq. 17)")
+        with limit_threads(threads):
+            est.fit_images(data.train, data.val, image_mask(k.mechanism), dataset=k.dataset, checkpoint=ck)
+            info = getattr(est, "fit_info_", {})
+            want = (record.get("budget") or {}).get("epochs_run")
+            if info.get("epochs_run") != want or info.get("best_epoch") != (record.get("budget") or {}).get(
+                    "best_epoch"):
+                raise RuntimeError(f"the checkpoint {ck} does not hold the record's finished run (epochs "
+                                   f"{info.get('epochs_run')} vs {want}); recompute the cell")
+            t0 = time.perf_counter()
+            v = est.nll(x_all[:n], b_all[:n], "mc", samples, seed=cell_seed + 2, batch_size=8, sample_chunk=500)
+            t1 = time.perf_counter()
+    return {
+        "long_mc_schema": LONG_MC_SCHEMA, "dataset": k.dataset, "method": k.method, "split": k.split,
+        "mechanism": k.mechanism, "config_hash": k.config_hash, "cell_code_digest": recorded_digest(record),
+        "samples": int(samples), "n_objects": int(n),
+        "objects": f"the first {n} of the cell's {len(x_all)} test objects",
+        "nll": {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if n > 1 else 0.0, "n": int(n)},
+        "per_object": [float(a) for a in v],
+        "timing": {"nll_s": t1 - t0},
+        "provenance": build_provenance(
+            method=k.method, target="image_long_mc", params={"samples": int(samples), "n_objects": int(n)},
+            dataset_source=cell.config["dataset_source"], seeds={"split": k.split, "method": cell_seed + 2},
+            est=est, peak_rss_mb=mem.peak_mb, threads=threads) | {"long_mc_code_digest": paths_digest(LONG_MC_CODE)},
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def run_long_mc(cells: list[Any], results_dir: str | os.PathLike, n_objects: int, *,
+                samples: int = LONG_MC_SAMPLES, data_dir: str | os.PathLike | None = None,
+                progress: bool = True) -> list[Path]:
+    """MC-``samples`` for every image cell of ``cells`` with a current record; cached results are reused.
+
+    A cell without a record, with a stale one, or without a finished checkpoint is skipped with a warning (its
+    MC-10⁴ stays "not computed"); a result already there for the same network and object count is kept.
+    """
+    import json
+
+    from tqdm.auto import tqdm
+
+    from .methods import build
+    from .results import atomic_write_json
+
+    written = []
+    todo = []
+    for cell in cells:
+        if "mc" not in build(cell.key.method, quick=cell.quick).estimators():
+            continue
+        path = Path(results_dir) / cell.key.relpath()
+        if not path.is_file():
+            log.warning("MC-%d: %s has no result yet; run the cell first", samples, cell.label)
+            continue
+        record = json.loads(path.read_text())
+        out = long_mc_path(path, samples)
+        if out.is_file():
+            old = json.loads(out.read_text())
+            if matches(old, record) and old.get("n_objects", 0) >= min(n_objects, record["data"]["n_test"]):
+                continue
+        todo.append((cell, record, out))
+    for cell, record, out in tqdm(todo, desc=f"MC-{samples}", unit="cell", disable=not progress or not todo):
+        try:
+            r = compute_long_mc(cell, record, n_objects, samples=samples, data_dir=data_dir)
+        except (FileNotFoundError, ValueError, RuntimeError) as err:
+            log.warning("MC-%d of %s skipped: %s", samples, cell.label, err)
+            continue
+        atomic_write_json(out, r)
+        written.append(out)
+    return written
+
+
+def attach_long_mc(records: list[dict[str, Any]], results_dir: str | os.PathLike,
+                   samples: int = LONG_MC_SAMPLES) -> None:
+    """Add each record's matching MC-``samples`` result to its ``nll`` (``mc10000``), for the tables."""
+    import json
+
+    from .results import CellKey
+
+    for r in records:
+        key = CellKey(r["dataset"], r["method"], r["split"], r["mechanism"], r["rate"], r["config_hash"])
+        p = long_mc_path(Path(results_dir) / key.relpath(), samples)
+        if not p.is_file():
+            continue
+        long = json.loads(p.read_text())
+        if matches(long, r):
+            r.setdefault("nll", {})[f"mc{samples}"] = dict(long["nll"])
