@@ -22,6 +22,7 @@ import itertools
 import json
 import math
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -160,6 +161,32 @@ def time_rounds(base: Side, head: Side, repo: Path, work: Path, tag: str, rounds
     return ratios(load(results, base.sha), load(results, head.sha))
 
 
+def one_sided(base: dict, head: dict) -> list[str]:
+    """Notes on timing benchmarks measured on one commit only (renamed, added or removed: not compared)."""
+    return [f"not compared (only on the {'parent' if n in base else 'commit'}): {n}"
+            for n in sorted(set(base) ^ set(head))]
+
+
+def rerun_pattern(names: list[str]) -> str:
+    """An asv ``--bench`` regex selecting exactly ``names``, as :func:`load` spells them (``key(p, ...)``).
+
+    asv matches a parameterised benchmark as ``key('p', ...)`` (quoted parameters), a plain one by its key.
+    """
+    parts = []
+    for name in names:
+        key, paren, rest = name.partition("(")
+        part = re.escape(key)
+        if paren:
+            part += r"\(" + ", ".join(f"'?{re.escape(p)}'?" for p in rest.removesuffix(")").split(", ")) + r"\)"
+        parts.append(part)
+    return f"^({'|'.join(parts)})$"
+
+
+def accepts_quality_change(message: str) -> bool:
+    """True when a line of the commit message is exactly :data:`ACCEPT_TRAILER` (case and spaces aside)."""
+    return any(line.strip().lower() == ACCEPT_TRAILER for line in message.splitlines())
+
+
 def fmt(name: str, r: tuple[float, float, float]) -> str:
     """One timing line: medians in ms and the ratio."""
     return f"{name}: parent {r[0] * 1e3:.2f} ms, this commit {r[1] * 1e3:.2f} ms, ratio {r[2]:.3f}"
@@ -180,7 +207,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="also write the measured ratios here")
     ap.add_argument("--keep", action="store_true", help="keep the worktrees and asv results (printed)")
     args = ap.parse_args(argv)
+    if args.rounds < 1 or args.factor <= 1.0:
+        print(f"perf-gate: error: --rounds must be >= 1 and --factor > 1, got {args.rounds} and {args.factor}",
+              file=sys.stderr)
+        return 2
+    try:
+        return _gate(args)
+    except Exception as exc:  # any failure of the gate itself is an error (2), never a "regression" (1)
+        print(f"perf-gate: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
 
+
+def _gate(args: argparse.Namespace) -> int:
+    """The gate proper (see :func:`main`)."""
     t_start = time.monotonic()
     repo = Path(git("rev-parse", "--show-toplevel", cwd=Path.cwd()))
     head_sha = resolve(args.head, repo)
@@ -202,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     if not has_suite(head_sha, repo):
         print(f"perf-gate: error: {head_sha[:10]} has no {SUITE}", file=sys.stderr)
         return 2
-    accept_quality = ACCEPT_TRAILER in git("log", "-1", "--format=%B", head_sha, cwd=repo).lower()
+    accept_quality = accepts_quality_change(git("log", "-1", "--format=%B", head_sha, cwd=repo))
 
     work = Path(tempfile.mkdtemp(prefix="perf-gate-"))
     log = work / "asv.log"
@@ -235,20 +274,24 @@ def main(argv: list[str] | None = None) -> int:
             out["quality"] = {k: [qa.get(k, (None,))[0], qb.get(k, (None,))[0]] for k in sorted(set(qa) | set(qb))}
 
         first = time_rounds(base, head, repo, work, "t1", args.rounds, args.timing_bench, log)
+        if not first:
+            raise RuntimeError(f"no timing benchmark was measured on both commits (--timing-bench "
+                               f"{args.timing_bench!r}); nothing to compare")
         print(f"perf-gate: timing ({args.rounds} interleaved rounds per commit, CPU time, factor {args.factor}):")
         for name, r in first.items():
             print(f"  {fmt(name, r)}")
+        for line in one_sided(*(load(work / "results-t1", s.sha) for s in sides)):
+            print(f"  {line}")
         out["timing"] = {k: list(v) for k, v in first.items()}
         slow = [k for k, r in first.items() if r[2] > args.factor]
         if slow and not args.no_rerun:
             print(f"perf-gate: {len(slow)} above the factor; measuring them again in fresh rounds", flush=True)
-            names = "|".join(n.split("(")[0].replace(".", r"\.") for n in slow)
-            second = time_rounds(base, head, repo, work, "t2", args.rounds, f"^({names})$", log)
+            second = time_rounds(base, head, repo, work, "t2", args.rounds, rerun_pattern(slow), log)
             out["timing_rerun"] = {k: list(v) for k, v in second.items()}
-            slow = [k for k in slow if k in second and second[k][2] > args.factor]
+            slow = [k for k in slow if k not in second or second[k][2] > args.factor]  # not re-measured: failed
             for k in slow:
-                print(f"  REGRESSION {fmt(k, first[k])}; re-run: ratio {second[k][2]:.3f} (factor {args.factor})",
-                      file=sys.stderr)
+                again = f"re-run: ratio {second[k][2]:.3f}" if k in second else "not measured again (counted as slow)"
+                print(f"  REGRESSION {fmt(k, first[k])}; {again} (factor {args.factor})", file=sys.stderr)
         elif slow:
             for k in slow:
                 print(f"  REGRESSION {fmt(k, first[k])} (factor {args.factor})", file=sys.stderr)

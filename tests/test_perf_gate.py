@@ -105,6 +105,52 @@ def test_a_timing_failure_is_measured_again_and_fails_only_if_it_persists(tmp_pa
     assert ("REGRESSION bench_gate.GateVAEACStep.time_vaeac_train_step" in err) == bool(expected)
 
 
+def test_the_rerun_pattern_selects_exactly_the_slow_benchmarks_as_asv_names_them():
+    import re
+
+    pat = pg.rerun_pattern(["bench_gate.GateFits.time_fit(gain)", "bench_gate.GateHarness.time_loop"])
+    # asv matches a parameterised benchmark as key('param', ...), a plain one by its key
+    assert re.search(pat, "bench_gate.GateFits.time_fit('gain')")
+    assert re.search(pat, "bench_gate.GateHarness.time_loop")
+    assert not re.search(pat, "bench_gate.GateFits.time_fit('missforest')")
+    assert not re.search(pat, "bench_gate.GateHarness.time_loop_2")
+
+
+def test_only_a_whole_line_accepts_a_quality_change():
+    assert pg.accepts_quality_change(f"retune\n\n  {pg.ACCEPT_TRAILER.upper()}  \n")
+    assert not pg.accepts_quality_change(f"retune; do not add {pg.ACCEPT_TRAILER} here")
+
+
+@needs_git
+def test_a_slow_benchmark_the_rerun_did_not_measure_fails(tmp_path, monkeypatch, capsys):
+    repo = _repo(tmp_path, [True, True])
+    monkeypatch.chdir(repo)
+    pg._test_base = _git(repo, "rev-parse", "HEAD^")
+    first = {"bench_gate.GateFits.time_fit(gain)": (1e-3, 2e-3, 2.0)}
+    calls = _fake_gate(monkeypatch, first, {})
+    assert pg.main([]) == 1
+    assert "time_fit\\('?gain'?\\)" in calls[1]
+    assert "not measured again" in capsys.readouterr().err
+
+
+@needs_git
+def test_the_gate_s_own_failures_are_errors_not_regressions(tmp_path, monkeypatch, capsys):
+    repo = _repo(tmp_path, [True, True])
+    monkeypatch.chdir(repo)
+    pg._test_base = _git(repo, "rev-parse", "HEAD^")
+    _fake_gate(monkeypatch, {}, None)  # no timing benchmark measured on both commits
+    assert pg.main([]) == 2
+    assert "nothing to compare" in capsys.readouterr().err
+    assert pg.main(["--rounds", "0"]) == 2 and pg.main(["--factor", "0.9"]) == 2
+
+    def broken(*a, **k):
+        raise KeyError("results")
+
+    monkeypatch.setattr(pg, "time_rounds", broken)
+    assert pg.main([]) == 2
+    assert "KeyError" in capsys.readouterr().err
+
+
 @needs_git
 def test_no_timing_regression_runs_once_and_passes_and_a_quality_change_fails(tmp_path, monkeypatch, capsys):
     repo = _repo(tmp_path, [True, True])

@@ -231,13 +231,18 @@ def under_trained_note(table: TableDef, summary: pd.DataFrame, labels: dict[str,
             "extension the method allows): " + "; ".join(hits) + ".", ""]
 
 
+def _dataset_labels(table: TableDef) -> dict[str, str]:
+    """Each dataset of ``table`` by its display title (the column and sentence names)."""
+    from ..datasets import get_spec
+
+    return {d: get_spec(d).title for d in table.datasets}
+
+
 def render_table(table: TableDef, summary: pd.DataFrame, quick: bool = False) -> str:
     """The Markdown text of one paper table, ours beside the paper's (no ▲/▼ marks for a quick run)."""
     methods = table.methods + table.extra_methods
     labels = _labels(methods)
-    from ..datasets import get_spec
-
-    ds_label = {d: get_spec(d).title for d in table.datasets}
+    ds_label = _dataset_labels(table)
     lines = [f"# Table {table.number}", "", table.title, ""] + ([QUICK_BANNER, ""] if quick else [])
     if table.rows == "datasets":
         head = ["Dataset"]
@@ -392,13 +397,11 @@ def _head_to_head(summary: pd.DataFrame) -> list[str]:
     """README lines: VAEAC against each paper method on table 10, and modified GAIN against every original α."""
     from dataclasses import replace
 
-    from ..datasets import get_spec
-
     out = []
     for number, method in (("10", "vaeac"), ("7", "gain")):
         base = TABLES[number]
         table = replace(base, contrast=(method, tuple(m for m in base.methods if m != method)))
-        ds_label = {d: get_spec(d).title for d in table.datasets}
+        ds_label = _dataset_labels(table)
         wins = contrast(table, summary, _labels(table.methods), ds_label)
         if wins:
             out.append(f"* Table {number}, on our own means: " + " ".join(w.removeprefix("- ") for w in wins))
