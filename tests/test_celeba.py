@@ -197,6 +197,24 @@ def test_celeba_vaeac_fits_inpaints_keeping_observed_pixels_and_scores(tmp_path)
     assert nll.shape == (4,) and np.isfinite(nll).all()
 
 
+def test_a_subset_trained_vaeac_scores_in_the_whole_training_split_s_space(tmp_path):
+    """max_train trains on the first faces, but the channel statistics are the split's (as naive Bayes')."""
+    from vaeac_bench.datasets.celeba import channel_stats
+    from vaeac_bench.datasets.image_registry import image_mask
+    from vaeac_bench.methods.celeba import CelebAVAEAC, GaussianNaiveBayes
+
+    rng = np.random.default_rng(1)
+    x = rng.random((20, 3, 64, 64)).astype(np.float32)
+    x[8:16] *= 0.5  # the faces left out by max_train are darker: a subset's statistics would differ
+    est = CelebAVAEAC(epochs=1, batch_size=8, max_train=8, max_val=2, validation_samples=2, random_state=0)
+    est.fit_images(x[:16], x[16:18], image_mask("yeh_center"), checkpoint=tmp_path / "ck.pt")
+    nb = GaussianNaiveBayes().fit_images(x[:16], x[16:18], None)
+    assert est.fit_info_["n_train"] == 8
+    for a, b in zip((est.mean_, est.std_), channel_stats(x[:16]), strict=True):
+        assert np.allclose(a, b)
+    assert np.allclose(est.mean_, nb.mean_) and np.allclose(est.std_, nb.std_)
+
+
 def test_gaussian_naive_bayes_nll_is_exact():
     from scipy.stats import norm
 
@@ -210,6 +228,8 @@ def test_gaussian_naive_bayes_nll_is_exact():
     ref = -(norm.logpdf(z, nb.mu_, np.sqrt(nb.var_)) * mask[:, None]).reshape(2, -1).sum(1)
     assert np.allclose(nb.nll(x[:2], mask), ref)
     assert nb.nll(x[:2], np.zeros_like(mask)).tolist() == [0.0, 0.0]
+    with pytest.raises(ValueError, match="kind must be 'exact'"):
+        nb.nll(x[:2], mask, kind="is")
 
 
 # --- classical baselines (optional extra) ----------------------------------------------------------------------
@@ -242,6 +262,16 @@ def test_an_unknown_classical_algorithm_is_refused():
 
     with pytest.raises(ValueError, match="algorithm"):
         ClassicalInpainting("magic").fit_images(np.zeros((1, 3, 4, 4)), None, None)
+    with pytest.raises(RuntimeError, match="not fitted"):  # never a silent default algorithm
+        ClassicalInpainting("magic").inpaint(np.zeros((1, 3, 4, 4)), np.zeros((1, 4, 4), bool))
+
+
+def test_a_partition_label_outside_0_1_2_is_not_read_as_one(tmp_path):
+    from vaeac_bench.datasets.celeba import _partition
+
+    img_dir = _fake_official(tmp_path, n=3, partition=False)
+    (tmp_path / "celeba" / "list_eval_partition.txt").write_text("000001.jpg 0\n000002.jpg 12\n000003.jpg 01\n")
+    assert _partition(img_dir) == {"000001.jpg": 0}
 
 
 # --- registries, planning, tables ------------------------------------------------------------------------------

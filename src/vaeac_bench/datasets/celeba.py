@@ -132,7 +132,7 @@ def _partition(img_dir: Path) -> dict[str, int] | None:
             out = {}
             for line in p.read_text().split("\n"):
                 parts = line.replace(",", " ").split()
-                if len(parts) == 2 and parts[1] in "012":
+                if len(parts) == 2 and parts[1] in ("0", "1", "2"):
                     out[parts[0]] = int(parts[1])
             return out
     return None

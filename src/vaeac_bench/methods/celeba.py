@@ -59,10 +59,16 @@ class CelebAVAEAC(ImageMethod):
 
     def fit_images(self, train: np.ndarray, val: np.ndarray, mask_fn: Any, dataset: str = "celeba64",
                    checkpoint: str | os.PathLike | None = None) -> CelebAVAEAC:
-        """Normalise channels by train's statistics (A.3) and train; resumes from ``checkpoint`` if present."""
+        """Normalise channels by train's statistics (A.3) and train; resumes from ``checkpoint`` if present.
+
+        The statistics are those of the whole ``train``, also when ``max_train`` trains on its first images only,
+        so that this model's NLL is in the same normalised space as naive Bayes' (table 9).
+        """
+        from ..datasets.celeba import channel_stats
         from ..nn.harness import resolve_device
         from .celeba_model import train_celeba
 
+        stats = channel_stats(train)
         train = train[: self.max_train] if self.max_train is not None else train
         val = val[: self.max_val] if self.max_val is not None else val
         res = int(train.shape[-1])
@@ -71,7 +77,7 @@ class CelebAVAEAC(ImageMethod):
             lr=float(self.lr), blocks=int(self.blocks), latent_dim=int(self.latent_dim),
             validation_samples=int(self.validation_samples), seed=0 if self.random_state is None else int(
                 self.random_state), device=resolve_device(self.device), checkpoint=checkpoint,
-            verbose=bool(self.verbose))
+            verbose=bool(self.verbose), stats=stats)
         self.history_ = {"val_epochs": out.val_epochs, "val_scores": out.val_scores, "train_loss": out.losses}
         self.fit_info_ = out.info.to_dict() | {
             "network": f"conv ResNet (reference CelebA structure at {res}², {self.blocks} block(s)/stage)",
@@ -124,14 +130,15 @@ class CelebAVAEAC(ImageMethod):
         m = _masks(mask, len(x))
         g = torch.Generator().manual_seed(seed)
         out = np.empty((n_samples, *x.shape), dtype=np.float32)
+        dev = next(model.parameters()).device
         was = model.training
         model.eval()  # BatchNorm statistics: an inpainting must not depend on the other images of its batch
         try:
             with torch.inference_mode():
                 for s in range(0, len(x), batch_size):
-                    xb = torch.as_tensor(self.normalise(x[s:s + batch_size]))
-                    bb = torch.as_tensor(m[s:s + batch_size, None]).float().expand_as(xb)
-                    mu = model.inpaint_means(xb, bb, n_samples, g).numpy()
+                    xb = torch.as_tensor(self.normalise(x[s:s + batch_size])).to(dev)
+                    bb = torch.as_tensor(m[s:s + batch_size, None]).float().to(dev).expand_as(xb)
+                    mu = model.inpaint_means(xb, bb, n_samples, g).cpu().numpy()
                     out[:, s:s + batch_size] = self.denormalise(mu.reshape(-1, *x.shape[1:])).reshape(mu.shape)
         finally:
             model.train(was)
@@ -163,6 +170,8 @@ class GaussianNaiveBayes(ImageMethod):
     def nll(self, X: np.ndarray, mask: np.ndarray, kind: str = "exact", n_samples: int = 1, seed: int = 0,
             **_: Any) -> np.ndarray:
         """Exact −Σ_{hidden pixel-channels} log N(z | μ, σ²) per object, z the normalised values."""
+        if kind not in self.estimators():
+            raise ValueError(f"kind must be 'exact' (pixel-channels are independent), got {kind!r}")
         if not hasattr(self, "mu_"):
             raise RuntimeError("GaussianNaiveBayes is not fitted: call fit_images first")
         x = np.asarray(X, dtype=np.float64)
@@ -211,6 +220,9 @@ class ClassicalInpainting(ImageMethod):
 
     def inpaint(self, X: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """One inpainting (N, 3, H, W) in [0, 1]; observed pixels kept."""
+        if not hasattr(self, "fit_info_"):
+            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit_images first (it checks the "
+                               "algorithm and the optional library)")
         x = np.asarray(X, dtype=np.float32)
         m = _masks(mask, len(x))
         out = np.empty_like(x)

@@ -83,25 +83,29 @@ class GaussianImageVAEACModel(ImageVAEACModel):
 
         batch = image_batch(x)
         mu, sig, ctx = self.prior(batch, b.flatten(1).to(x.dtype))
+        # drawn on the CPU (where ``generator`` lives), then moved: the same draws on every device
         z = mu.expand(n, *mu.shape) if sig is None else mu + sig * torch.randn(
-            (n, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device)
+            (n, *mu.shape), generator=generator, dtype=mu.dtype).to(mu.device)
         return self.nets.generator(z, ctx)[..., : self.image_shape[0], :, :]
 
 
 def train_celeba(train: np.ndarray, val: np.ndarray, mask_fn: Any, *, alpha: float, epochs: int, batch_size: int,
                  lr: float, blocks: int, latent_dim: int, validation_samples: int, seed: int,
                  device: torch.device | str = "cpu", checkpoint: str | os.PathLike | None = None,
-                 verbose: bool = False) -> tuple[GaussianImageVAEACModel, np.ndarray, np.ndarray, LoopResult]:
-    """Normalise [0, 1] faces by train's channel statistics (A.3) and train a Gaussian VAEAC / GSNN on them.
+                 verbose: bool = False, stats: tuple[np.ndarray, np.ndarray] | None = None,
+                 ) -> tuple[GaussianImageVAEACModel, np.ndarray, np.ndarray, LoopResult]:
+    """Normalise [0, 1] faces by channel statistics (A.3) and train a Gaussian VAEAC / GSNN on them.
 
-    Returns the model (best epoch restored), the channel mean and std, and the loop's result. Resumes from
-    ``checkpoint`` (the shared harness, ``weights_only`` loads).
+    ``stats`` (mean, std per channel) default to ``train``'s; pass the whole training split's when ``train`` is
+    a subset, so every method scores in the same normalised space. Returns the model (best epoch restored), the
+    channel mean and std, and the loop's result. Resumes from ``checkpoint`` (the shared harness,
+    ``weights_only`` loads).
     """
     from ..datasets.celeba import channel_stats
 
     if not 0.0 <= float(alpha) <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1] (eq. 16), got {alpha!r}")
-    mean, std = channel_stats(train)
+    mean, std = channel_stats(train) if stats is None else (np.asarray(stats[0]), np.asarray(stats[1]))
     arch = celeba_arch(int(train.shape[-1]), int(blocks), int(latent_dim), float(alpha))
     model = GaussianImageVAEACModel(tuple(train.shape[1:]), arch, ObjectiveConfig(alpha=float(alpha)),
                                     generator=torch.Generator().manual_seed(seed), device=device)

@@ -184,9 +184,9 @@ for _variant, _gname in (("modified", "gain-image"), ("original", "gain-original
 _CELEBA_DATA = ("datasets/celeba.py", "datasets/celeba_registry.py", "datasets/image_masks.py",
                 "datasets/image_registry.py", "celeba_cell.py", "psnr.py")
 #: what a CelebA network's training depends on (its checkpoint name holds this code's digest, celeba_cell.py)
-CELEBA_TRAIN_CODE = ("methods/celeba_model.py", "methods/vaeac/image.py", "nn/conv.py", "datasets/celeba.py",
-                     "datasets/celeba_registry.py", "datasets/image_masks.py", *_VAEAC_CODE)
-_CELEBA_CODE = ("methods/celeba.py", "methods/image_methods.py", "image_nll.py", *CELEBA_TRAIN_CODE, *_CELEBA_DATA)
+CELEBA_TRAIN_CODE = ("methods/celeba.py", "methods/celeba_model.py", "methods/vaeac/image.py", "nn/conv.py",
+                     "datasets/celeba.py", "datasets/celeba_registry.py", "datasets/image_masks.py", *_VAEAC_CODE)
+_CELEBA_CODE = ("methods/image_methods.py", "image_nll.py", *CELEBA_TRAIN_CODE, *_CELEBA_DATA)
 # CPU budget (docs/celeba.md): the reference code's batch 16 and Adam 2e-4, 1 ResBlock per stage (the code has 4),
 # one epoch over 1600 of the 8000 training faces: what this shared 2-core machine allowed (measured, docs/celeba.md)
 _CELEBA_NN = {"epochs": 1, "batch_size": 16, "lr": 2e-4, "blocks": 1, "latent_dim": 64, "max_train": 1600,
