@@ -190,6 +190,12 @@ def test_quick_image_cell_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyP
     json.dumps(v, allow_nan=False)
     # same masks for every method: the exact NB NLL is reproducible, and the checkpoint exists for resuming
     assert list((tmp_path / "ck").rglob("*.pt"))
+    assert v["timing"]["resumed"] is False and v["timing"]["fit_s"] > 0
+    # a cell that finds an earlier process's checkpoint was not timed whole: its training time is withheld
+    again = compute_cell(plan(["mnist"], ["vaeac-image-fc"], [0], "mnist_line", 0.0, 1, True)[0])
+    assert again["timing"]["resumed"] is True and again["timing"]["fit_s"] is None
+    assert again["timing"]["epoch_s"] is None and again["timing"]["fit_s_this_process"] >= 0
+    assert again["nll"] == v["nll"]  # the finished checkpoint's network, scored the same way
 
 
 def _record(dataset: str, method: str, nll: dict, quick: bool = False, epochs: int = 30) -> dict:
@@ -234,6 +240,11 @@ def test_image_tables_show_ours_beside_the_paper(tmp_path: Path) -> None:
     assert "Omniglot 28×28 (ours only)" in text9 and "1.0 ± 0.00" not in text9
     text5 = t5.read_text()
     assert "| 83 ± 20 | 61 |" in text5 and "2.0 ms" in text5 and "GPU" in text5
+    assert "100 s (30 epochs)" in text5
+    recs[0]["timing"] |= {"fit_s": None, "resumed": True}  # trained across runs: its time is not printed
+    atomic_write_json(res / "0.json", recs[0])
+    t5, _ = render_image_tables(res, tmp_path / "reports")
+    assert "not measured (30 epochs, resumed across runs)" in t5.read_text()
 
 
 def test_cli_accepts_the_image_tables_and_refuses_unknown_ones(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

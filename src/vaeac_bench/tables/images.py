@@ -147,8 +147,10 @@ def render_table5(results: list[dict[str, Any]], quick: bool = False) -> str:
         t = r.get("timing") or {}
         if what == "train":
             b = r.get("budget") or {}
-            return f"{t.get('fit_s', float('nan')):.0f} s ({b.get('epochs_run')} epochs)" + (
-                ", older code" if older_code(r) else "")
+            older = ", older code" if older_code(r) else ""
+            if t.get("fit_s") is None:  # resumed from an earlier process's checkpoint: not timed whole
+                return f"not measured ({b.get('epochs_run')} epochs, resumed across runs){older}"
+            return f"{t['fit_s']:.0f} s ({b.get('epochs_run')} epochs){older}"
         v = t.get("sample100_one_object_s")
         if v is None:
             return "—"
@@ -165,7 +167,9 @@ def render_table5(results: list[dict[str, Any]], quick: bool = False) -> str:
               "sequential network calls (§5.3), timed the same way. The paper's times are from the authors' GPU "
               f"(30 epochs); ours are from this machine's CPU ({', '.join(machines) or 'no record'}), one thread, "
               "for the epochs run. The machine is shared: cells of different sessions ran under different loads "
-              "(the UM cell under a load of about 15 on 2 cores), so our times compare only within a session."]
+              "(the UM cell under a load of about 15 on 2 cores), so our times compare only within a session. "
+              "A training resumed from an earlier run's checkpoint is timed only in part, so it says 'not "
+              "measured' rather than print that part."]
     return "\n".join(lines) + "\n"
 
 
