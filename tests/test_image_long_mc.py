@@ -23,7 +23,7 @@ def test_mc_long_from_the_cells_network_cached_and_tabled(tmp_path: Path, monkey
     monkeypatch.setenv("VAEAC_BENCH_DATA", str(DATA))
     monkeypatch.setenv("VAEAC_BENCH_CHECKPOINTS", str(tmp_path / "ck"))
     res, rep = tmp_path / "results", tmp_path / "reports"
-    argv = ["--datasets", "mnist", "--methods", "gsnn-image-fc,naive-bayes-image", "--quick", "--jobs", "1", "-q",
+    argv = ["--datasets", "mnist", "--methods", "gsnn-image-fc,naive-bayes-image,vae-image-fc", "--quick", "--jobs", "1", "-q",
             "--results-dir", str(res), "--reports-dir", str(rep), "--mc-long", "3"]
     assert main(argv) == 0
     _, _, cells = plan_image_cells(["mnist"], ["gsnn-image-fc", "naive-bayes-image"], None, "mcar", True)
@@ -34,8 +34,9 @@ def test_mc_long_from_the_cells_network_cached_and_tabled(tmp_path: Path, monkey
     long = json.loads(out.read_text())
     assert matches(long, record) and long["samples"] == LONG_MC_SAMPLES and long["n_objects"] == 3
     assert len(long["per_object"]) == 3 and 0 < long["nll"]["mean"] < 784 * 0.7  # nats, finite, below 784·log 2
-    # naive Bayes has no Monte Carlo estimator: nothing written for it
+    # naive Bayes has no Monte Carlo estimator, the plain VAE scores whole images: nothing written for them
     assert not list((res / "mnist" / "naive-bayes-image").glob("*_mc*.json"))
+    assert not list((res / "mnist" / "vae-image-fc").glob("*_mc*.json"))
     # the table shows it, with the object count, beside the paper's
     row = next(line for line in (rep / "table9.md").read_text().splitlines() if line.startswith("| GSNN MC-10⁴"))
     assert "3 objects" in row and "141 ± 7" in row

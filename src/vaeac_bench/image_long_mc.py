@@ -105,7 +105,8 @@ def run_long_mc(cells: list[Any], results_dir: str | os.PathLike, n_objects: int
     """MC-``samples`` for every image cell of ``cells`` with a current record; cached results are reused.
 
     A cell without a record, with a stale one, or without a finished checkpoint is skipped with a warning (its
-    MC-10⁴ stays "not computed"); a result already there for the same network and object count is kept.
+    MC-10⁴ stays "not computed"); a result already there for the same network and object count is kept. Cells
+    that score whole images (the plain VAE of figure 9) are not table 9's and are skipped.
     """
     import json
 
@@ -124,6 +125,8 @@ def run_long_mc(cells: list[Any], results_dir: str | os.PathLike, n_objects: int
             log.warning("MC-%d: %s has no result yet; run the cell first", samples, cell.label)
             continue
         record = json.loads(path.read_text())
+        if not str(record.get("nll_scope", "hidden pixels")).startswith("hidden pixels"):
+            continue  # the plain VAE of figure 9 scores whole images: not a row of table 9
         out = long_mc_path(path, samples)
         if out.is_file():
             old = json.loads(out.read_text())
