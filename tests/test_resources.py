@@ -109,3 +109,20 @@ def test_recorded_peaks_prefer_records_of_the_current_code(tmp_path):
     assert recorded_peaks(tmp_path)[("iris", "mean")] == 300.0
     files[0].unlink()
     assert recorded_peaks(tmp_path)[("iris", "mean")] == 16_000.0
+
+
+def test_run_bench_gives_in_process_cells_one_thread_from_the_start():
+    """The CLI sets one BLAS/OpenMP thread before torch loads (a pool sized earlier kept a thread spinning)."""
+    import subprocess
+    import sys
+
+    code = ("import os, sys\n"
+            "from vaeac_bench.cli import main\n"
+            "main(['--list'])\n"
+            "import torch\n"
+            "print('THREADS', os.environ['OMP_NUM_THREADS'], os.environ['OPENBLAS_NUM_THREADS'],\n"
+            "      torch.get_num_threads())\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    env["OPENBLAS_NUM_THREADS"] = "3"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert "THREADS 1 3 1" in out  # set where unset; a value the user chose (OpenBLAS 3) is kept

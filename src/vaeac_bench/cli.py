@@ -202,7 +202,25 @@ def _check_run_setup(args: argparse.Namespace) -> str | None:
     return None
 
 
+def single_thread_pools() -> None:
+    """One BLAS/OpenMP thread for this process's cells, set before torch or numpy load (if neither has yet).
+
+    Cells run single-threaded (two one-thread jobs beat one two-thread job on the reference machine). Worker
+    processes get this from their environment at start; an in-process run (``--jobs 1``) did not, and its
+    OpenMP pool, created at the machine's core count before the cell's ``limit_threads(1)``, kept a second
+    thread spinning at ~50% of a core, halving the speed of a second run beside it. A variable the user set
+    is left alone.
+    """
+    if "torch" in sys.modules or "numpy" in sys.modules:  # too late to matter (e.g. called from Python)
+        return
+    from .resources import THREAD_VARS
+
+    for var in THREAD_VARS:
+        os.environ.setdefault(var, "1")
+
+
 def main(argv: list[str] | None = None) -> int:
+    single_thread_pools()
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
