@@ -23,8 +23,8 @@ def test_mc_long_from_the_cells_network_cached_and_tabled(tmp_path: Path, monkey
     monkeypatch.setenv("VAEAC_BENCH_DATA", str(DATA))
     monkeypatch.setenv("VAEAC_BENCH_CHECKPOINTS", str(tmp_path / "ck"))
     res, rep = tmp_path / "results", tmp_path / "reports"
-    argv = ["--datasets", "mnist", "--methods", "gsnn-image-fc,naive-bayes-image,vae-image-fc", "--quick", "--jobs", "1", "-q",
-            "--results-dir", str(res), "--reports-dir", str(rep), "--mc-long", "3"]
+    argv = ["--datasets", "mnist", "--methods", "gsnn-image-fc,naive-bayes-image,vae-image-fc", "--quick",
+            "--jobs", "1", "-q", "--results-dir", str(res), "--reports-dir", str(rep), "--mc-long", "3"]
     assert main(argv) == 0
     _, _, cells = plan_image_cells(["mnist"], ["gsnn-image-fc", "naive-bayes-image"], None, "mcar", True)
     gsnn = next(c for c in cells if c.key.method == "gsnn-image-fc")
