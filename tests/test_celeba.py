@@ -291,6 +291,7 @@ def test_celeba_is_registered_with_its_methods_and_experiments():
 
 def _record(method: str, mask: str, value: float) -> dict:
     from vaeac_bench.celeba_cell import plan_celeba_cells
+    from vaeac_bench.provenance import code_digest
 
     cell = next(c for c in plan_celeba_cells(["celeba64"], [method], False)[2] if c.key.mechanism == mask)
     labels = ("Center", "Pattern", "Random", "Half") if mask == "yeh_mixture" else tuple(f"O{i}" for i in range(1, 7))
@@ -300,7 +301,8 @@ def _record(method: str, mask: str, value: float) -> dict:
             "data": {"describe": "CelebA 10k subset, 64×64", "resolution": 64, "n_test": 5, "n_nll": 5},
             "budget": {"epochs_run": 3, "paper_epochs": 50}, "eval": {"n_samples": 10},
             "psnr": {lab: {"whole": curve, "hidden": [c - 3 for c in curve]} for lab in labels},
-            "nll": {"is100": {"mean": 12345.0, "std": 10.0}, "mc100": {"mean": 23456.0, "std": 20.0}}}
+            "nll": {"is100": {"mean": 12345.0, "std": 10.0}, "mc100": {"mean": 23456.0, "std": 20.0}},
+            "provenance": {"code_digest": code_digest(method)}}
 
 
 def test_tables_print_ours_beside_the_paper_with_source_and_epochs():
@@ -315,6 +317,9 @@ def test_tables_print_ours_beside_the_paper_with_source_and_epochs():
     assert "| VAEAC, 1 sample | 18.0 | 20.8 |" in render_table4(recs)
     t9 = render_table9_celeba(recs)
     assert "| VAEAC IS-10² | 12345 ± 10 | 34035 ± 1609 |" in t9 and "| VAEAC MC-10⁴ | not computed |" in t9
+    assert "older code" not in t3 + t9
+    recs[0]["provenance"]["code_digest"] = "0" * 16  # computed by other code: still shown, and flagged
+    assert "inpaintings each; **computed by older code**" in render_table3(recs)
 
 
 def test_a_stale_config_does_not_count(tmp_path):

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..results import atomic_write_text
+from .images import older_code
 from .published import load_published
 
 YEH = ("Center", "Pattern", "Random", "Half")
@@ -78,8 +79,10 @@ def _sources(results: list[dict[str, Any]]) -> list[str]:
         d, b = r.get("data") or {}, r.get("budget") or {}
         ep = (f"{b.get('epochs_run')} of the paper's {b['paper_epochs']} epochs" if b.get("paper_epochs")
               else "no training")
+        older = ("; **computed by older code** (its code digest is not the current one; `run-bench --datasets "
+                 "celeba` recomputes it)") if older_code(r) else ""
         lines.append(f"* `{r['method']}` ({r['mechanism']}): {d.get('describe', '?')}; {ep}; PSNR on "
-                     f"{d.get('n_test')} test faces, {r.get('eval', {}).get('n_samples')} inpaintings each.")
+                     f"{d.get('n_test')} test faces, {r.get('eval', {}).get('n_samples')} inpaintings each{older}.")
     return lines
 
 
