@@ -17,8 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 LONG_MC_SCHEMA = "vaeac-bench/image-long-mc/1"
 LONG_MC_SAMPLES = 10_000
 #: the code of this step itself (the record's method code comes on top: its digest names the network's code)
@@ -46,7 +44,7 @@ def compute_long_mc(cell: Any, record: dict[str, Any], n_objects: int, *, sample
     """MC-``samples`` NLL (17) on the first ``n_objects`` test objects of ``cell``, from its finished checkpoint."""
     from .datasets.image_registry import image_mask
     from .datasets.images import load_images
-    from .image_cell import FULL_EVAL, QUICK_EVAL, checkpoint_path, test_masks
+    from .image_cell import FULL_EVAL, QUICK_EVAL, _stats, checkpoint_path, test_masks
     from .methods import build, seed
     from .provenance import build_provenance, code_digest, is_stale, paths_digest, recorded_digest
     from .resources import PeakRSS, limit_threads
@@ -88,7 +86,7 @@ def compute_long_mc(cell: Any, record: dict[str, Any], n_objects: int, *, sample
         "mechanism": k.mechanism, "config_hash": k.config_hash, "cell_code_digest": recorded_digest(record),
         "samples": int(samples), "n_objects": int(n),
         "objects": f"the first {n} of the cell's {len(x_all)} test objects",
-        "nll": {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if n > 1 else 0.0, "n": int(n)},
+        "nll": _stats(v),
         "per_object": [float(a) for a in v],
         "timing": {"nll_s": t1 - t0},
         "provenance": build_provenance(
