@@ -49,19 +49,23 @@ CELEBA_PAIRS: tuple[tuple[str, str], ...] = (
 )
 
 
-_LOADED: dict[tuple[str, str, int], Any] = {}
+_LOADED: dict[tuple[str, str, int, bool], Any] = {}
+# a --quick (smoke) cell decodes only the first faces: its networks train on a few dozen anyway
+QUICK_MAX_IMAGES = 400
 
 
 def load_for(dataset: str, data_dir: str | os.PathLike | None, split: int, quick: bool) -> Any:
     """The CelebA data of a cell: 64² or 128² from :func:`~vaeac_bench.datasets.celeba.load_celeba`.
 
-    Kept for the process (read-only arrays), so the cells of one worker decode the JPEGs once.
+    Kept for the process (read-only arrays), so the cells of one worker decode the JPEGs once; a quick cell
+    reads only the first ``QUICK_MAX_IMAGES`` faces.
     """
     from .datasets.celeba import load_celeba
 
-    key = (dataset, str(data_dir or os.environ.get("VAEAC_BENCH_DATA", "")), int(split))
+    key = (dataset, str(data_dir or os.environ.get("VAEAC_BENCH_DATA", "")), int(split), bool(quick))
     if key not in _LOADED:
-        data = load_celeba(data_dir, resolution=128 if dataset == "celeba128" else 64, seed=split)
+        data = load_celeba(data_dir, resolution=128 if dataset == "celeba128" else 64, seed=split,
+                           max_images=QUICK_MAX_IMAGES if quick else None)
         for a in (data.train, data.val, data.test):
             a.flags.writeable = False
         _LOADED.clear()
@@ -86,15 +90,12 @@ def train_checkpoint(cell: Any, root: str | os.PathLike | None = None) -> Any:
     return checkpoint_path(cell, paths_digest(CELEBA_TRAIN_CODE), root)
 
 
-def _stats(v: np.ndarray) -> dict[str, float]:
-    return {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if v.size > 1 else 0.0, "n": int(v.size)}
-
-
 def compute_celeba_cell(cell: Any, data_dir: str | os.PathLike | None = None, threads: int = 1,
                         checkpoint_dir: str | os.PathLike | None = None, device: str = "cpu") -> dict[str, Any]:
     """Run one CelebA cell end to end and return its result record (nothing is written here but the checkpoint)."""
     from .datasets.celeba_registry import CELEBA_NLL_MASK, CELEBA_TEST_MASKS
     from .datasets.image_registry import image_mask
+    from .image_cell import _stats
     from .methods import build, seed
     from .provenance import build_provenance
     from .psnr import psnr_curves
@@ -115,7 +116,6 @@ def compute_celeba_cell(cell: Any, data_dir: str | os.PathLike | None = None, th
         est = seed(build(k.method, quick=cell.quick), cell_seed)
         ran_on = _place(est, device)
         ck = train_checkpoint(cell, checkpoint_dir)
-        resumed = ck.is_file()  # then the harness times only this process's epochs (maybe none)
         with limit_threads(threads):
             t0 = time.perf_counter()
             est.fit_images(data.train, data.val, image_mask(k.mechanism), dataset=k.dataset, checkpoint=ck)
@@ -163,8 +163,8 @@ def compute_celeba_cell(cell: Any, data_dir: str | os.PathLike | None = None, th
         "nll": nll,
         "budget": {"epochs_run": epochs, "paper_epochs": info.get("paper_epochs"), "best_epoch": info.get("best_epoch"),
                    "note": info.get("budget_note")},
-        "timing": {"fit_s": None if resumed else fit_s, "fit_s_this_process": fit_s, "resumed": resumed,
-                   "fit_wall_s": t1 - t0, "epoch_s": None if resumed else (fit_s / epochs if epochs else None),
+        # a resumed training is marked by runner.mark_resumed (fit_s then covers only this process's epochs)
+        "timing": {"fit_s": fit_s, "fit_wall_s": t1 - t0, "epoch_s": fit_s / epochs if epochs else None,
                    "psnr_s": t2 - t1, "nll_s": t3 - t2, f"sample{ev.timing_samples}_one_object_s": t4 - t3},
         "history": getattr(est, "history_", None),
         "provenance": build_provenance(

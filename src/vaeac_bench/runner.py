@@ -194,9 +194,10 @@ def compute_cell(cell: Cell, data_dir: str | os.PathLike | None = None, threads:
         resumed = checkpoint_path(cell, code_digest(cell.key.method)).is_file()
         return mark_resumed(compute_image_cell(cell, data_dir=data_dir, threads=threads), resumed)
     if cell.source is None and dataset_kind(cell.key.dataset) == "celeba":  # issue 11: PSNR and NLL of faces
-        from .celeba_cell import compute_celeba_cell
+        from .celeba_cell import compute_celeba_cell, train_checkpoint
 
-        return compute_celeba_cell(cell, data_dir=data_dir, threads=threads, device=device)
+        resumed = train_checkpoint(cell).is_file()
+        return mark_resumed(compute_celeba_cell(cell, data_dir=data_dir, threads=threads, device=device), resumed)
     k = cell.key
     table = cell.source.load() if cell.source is not None else load(k.dataset, data_dir=data_dir)
     split = make_split(table, k.split, k.mechanism, k.rate)
