@@ -155,6 +155,37 @@ def test_product_model_survives_save_and_load(tmp_path):
         pd.testing.assert_frame_equal(a, b)
 
 
+def test_product_model_is_a_registered_method_saved_with_its_bound(tmp_path):
+    from vaeac_bench.methods import REGISTRY, Imputer
+    from vaeac_bench.methods.registry import VAEAC_PRODUCT_PARAMS
+    from vaeac_bench.product import ProductVAEAC
+
+    # the benchmark's vaeac-default is VAEACImputer()'s configuration (issue 13 §7)
+    assert REGISTRY["vaeac-default"].load_class() is ProductVAEAC
+    defaults = VAEACImputer().get_params()
+    assert all(defaults[k] == v for k, v in VAEAC_PRODUCT_PARAMS.items())
+    df = _frame()
+    imp = VAEACImputer(**TINY, sigma_max=0.3, random_state=0).fit(df)
+    method = Imputer.load(imp.method_.save(tmp_path / "m"))
+    assert type(method) is ProductVAEAC and method.sigma_max == 0.3 and method.model_.sigma_max == 0.3
+    np.testing.assert_array_equal(method.impute(df.to_numpy(), 3), imp.method_.impute(df.to_numpy(), 3))
+
+
+def test_a_folder_saved_before_the_product_was_registered_still_loads_with_its_bound(tmp_path):
+    from vaeac_bench.methods.vaeac import VAEACMethod
+
+    df = _frame()
+    imp = VAEACImputer(**TINY, sigma_max=0.3, random_state=0).fit(df)
+    folder = imp.save(tmp_path / "imp")
+    # what earlier versions wrote: the registered vaeac (same weights, no bound) + the bound in imputer.json
+    old = VAEACMethod(**{k: v for k, v in imp.method_.get_params().items() if k != "sigma_max"})
+    old.__dict__.update({k: v for k, v in vars(imp.method_).items() if k.endswith("_")})
+    old.save(folder / "model")
+    back = VAEACImputer.load(folder)
+    assert back.method_.model_.sigma_max == 0.3
+    pd.testing.assert_frame_equal(back.transform(df), imp.transform(df))
+
+
 # -- every mode, in proportion, under the defaults (slow: real training budgets) -------------------------------
 MIXTURE_QUERIES = (-0.76, -0.64, -0.52)  # x1 where p(x2 | x1) has 2-3 modes and hundreds of training points
 WINDOW = 0.15  # half-width of the window around a mode of x2 (1.5 component sd)

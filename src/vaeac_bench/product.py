@@ -10,13 +10,16 @@ code, which therefore carries which mode a row is in. Everything else (networks,
 prior regulariser of §4.3.2, training loop, early stopping) is the registered method's, through its public
 hooks (``_build_model``), so the benchmark's ``vaeac`` is untouched.
 
-A :class:`ProductVAEAC` is saved as the registered ``vaeac`` (its parameters without ``sigma_max``; the weights
-are the same tensors, only the σ map differs); :meth:`ProductVAEAC.from_saved` turns the loaded method back into
-the product one, which ``MethodImputer.load`` does with the bound it stored.
+:class:`ProductVAEAC` is a registered method of its own, ``vaeac-default`` (so the benchmark runs what
+``VAEACImputer()`` fits, issue 13 §7), and is saved and loaded as one, bound included. Folders written before
+that hold the registered ``vaeac`` (the same weights, ``learn_sigma=True``) with the bound in the imputer's JSON;
+:meth:`ProductVAEAC.from_saved` turns such a loaded method back into the product one, which
+``MethodImputer.load`` does.
 """
 
 from __future__ import annotations
 
+import inspect
 from numbers import Real
 from typing import Any, ClassVar
 
@@ -24,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.utils._param_validation import Interval
 
+from .methods.registry import VAEAC_PRODUCT_PARAMS
 from .methods.vaeac.method import VAEACMethod
 from .methods.vaeac.model import VAEACModel
 from .methods.vaeac.networks import PriorContext
@@ -33,7 +37,7 @@ from .schema import Schema
 from .seeding import derive_seed
 
 #: the product's default bound on σ, in standard deviations of each real column (docs/estimators.md)
-DEFAULT_SIGMA_MAX = 0.25
+DEFAULT_SIGMA_MAX: float = VAEAC_PRODUCT_PARAMS["sigma_max"]
 
 
 class BoundedSigmaModel(VAEACModel):
@@ -74,11 +78,6 @@ class ProductVAEAC(VAEACMethod):
         super().__init__(learn_sigma=learn_sigma, **params)
         self.sigma_max = sigma_max
 
-    @classmethod
-    def _get_param_names(cls) -> list[str]:
-        """The registered method's parameters plus ``sigma_max`` (scikit-learn reads them from here)."""
-        return sorted([*VAEACMethod._get_param_names(), "sigma_max"])
-
     def _build_model(self, schema: Schema, seed: int) -> VAEACModel:
         if not self.learn_sigma:
             raise ValueError("sigma_max bounds a learnt σ: pass learn_sigma=True, or sigma_max=None for the paper's "
@@ -89,22 +88,29 @@ class ProductVAEAC(VAEACMethod):
         return BoundedSigmaModel(layout, self._arch(), self._objective(), fused=fast, zero_latent_heads=fast,
                                  generator=gen, device=resolve_device(self.device), sigma_max=float(self.sigma_max))
 
-    def as_registered(self) -> VAEACMethod:
-        """The fitted state as the registered ``vaeac`` method (for :meth:`save`; the bound is not in it)."""
-        out = VAEACMethod(**{k: v for k, v in self.get_params(deep=False).items() if k != "sigma_max"})
-        out.__dict__.update({k: v for k, v in self.__dict__.items() if k.endswith("_")})
-        return out
-
-    def save(self, path: Any) -> Any:
-        """Save as the registered ``vaeac`` (``learn_sigma=True``); the bound is the caller's to keep."""
-        return self.as_registered().save(path)
-
     @classmethod
     def from_saved(cls, method: VAEACMethod, sigma_max: float) -> ProductVAEAC:
         """The product method with the parameters and weights of ``method`` (as ``Imputer.load`` returns it)."""
-        obj = cls(**method.get_params(deep=False), sigma_max=sigma_max)
+        params = {k: v for k, v in method.get_params(deep=False).items() if k != "sigma_max"}
+        obj = cls(**params, sigma_max=sigma_max)
         obj.__dict__.update({k: v for k, v in method.__dict__.items() if k.endswith("_") and k != "model_"})
         obj.model_ = obj._build_model(obj.schema_, obj.seed_)
         obj.model_.load_state_dict(method.model_.state_dict())
         obj.model_.eval()
         return obj
+
+
+def _product_signature() -> inspect.Signature:
+    """The registered method's keyword parameters, ``learn_sigma`` defaulting to True, plus ``sigma_max``.
+
+    Set as ``ProductVAEAC.__init__.__signature__``, so scikit-learn's ``get_params`` and the estimator factory
+    (``imputer.imputer_class``) see every parameter instead of ``**params``.
+    """
+    base = inspect.signature(VAEACMethod.__init__).parameters.values()
+    kw = inspect.Parameter.KEYWORD_ONLY
+    params = [p if p.name == "self" else p.replace(kind=kw, default=True if p.name == "learn_sigma" else p.default)
+              for p in base]
+    return inspect.Signature([*params, inspect.Parameter("sigma_max", kw, default=DEFAULT_SIGMA_MAX)])
+
+
+ProductVAEAC.__init__.__signature__ = _product_signature()  # type: ignore[attr-defined]
