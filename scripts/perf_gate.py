@@ -8,8 +8,10 @@ Each commit is checked out in its own git worktree and benchmarked by asv in thi
   ``--rtol`` (relative) + ``--atol``. A failure names the benchmark and both values.
 * Timing (``time_*``, CPU time of one thread): ``--rounds`` rounds, the two commits alternating A B B A A B ...
   (one ``asv run --append-samples`` per commit and round), medians of all samples compared. A benchmark whose
-  ratio head/base exceeds ``--factor`` is measured again in fresh rounds, and the gate fails only if it exceeds
-  the factor again.
+  ratio head/base exceeds its factor is measured again in fresh rounds, and the gate fails only if it exceeds
+  the factor again. The factor is ``--factor`` for every benchmark when given; otherwise each benchmark's own,
+  from the committed noise measurement (``docs/perf_gate_noise.json``, written by ``scripts/perf_gate_noise.py``)
+  when that holds per-benchmark factors from at least ``MIN_NOISE_ROUNDS`` rounds, else ``DEFAULT_FACTOR``.
 
 Exit status: 0 pass (also when the parent has no gate suite: first introduction), 1 regression, 2 gate error.
 Usage: ``python scripts/perf_gate.py [--base REV] [--head REV]`` from anywhere inside the repository.
@@ -38,6 +40,8 @@ TIMING = r"^bench_gate\.Gate(?!Quality)"
 # chosen from the noise measured under load (docs/perf_gate_noise.json, docs/performance.md "Noise and the factor"),
 # raised from 1.3 after the fresh-clone CI run of 2026-12-02 (idle machine): two same-code 4-round medians at 1.34, 1.41
 DEFAULT_FACTOR = 1.5
+NOISE_FILE = "docs/perf_gate_noise.json"
+MIN_NOISE_ROUNDS = 8  # a per-benchmark factor needs a measured tail, not an interrupted run's two rounds
 DEFAULT_ROUNDS = 4
 ACCEPT_TRAILER = "perf-gate: accept-quality-change"
 
@@ -192,12 +196,32 @@ def fmt(name: str, r: tuple[float, float, float]) -> str:
     return f"{name}: parent {r[0] * 1e3:.2f} ms, this commit {r[1] * 1e3:.2f} ms, ratio {r[2]:.3f}"
 
 
+def noise_factors(path: Path) -> dict[str, float]:
+    """Per-benchmark timing factors from a noise measurement (empty when it has none or too few rounds)."""
+    if not path.is_file():
+        return {}
+    noise = json.loads(path.read_text())
+    per = noise.get("per_benchmark_factor") or {}
+    if int(noise.get("rounds_per_commit") or 0) < MIN_NOISE_ROUNDS or not per.get("factors"):
+        return {}
+    return {k: float(v) for k, v in per["factors"].items() if v is not None}
+
+
+def factor_of(name: str, args: argparse.Namespace) -> float:
+    """The timing factor of benchmark ``name``: ``--factor`` when given, else its measured one, else the default."""
+    return args.factor if args.factor is not None else args.factors.get(name, DEFAULT_FACTOR)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the gate; return its exit status (0 pass, 1 regression, 2 error)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--head", default="HEAD")
     ap.add_argument("--base", default=None, help="default: the first parent of --head")
-    ap.add_argument("--factor", type=float, default=DEFAULT_FACTOR, help="timing ratio that counts as a regression")
+    ap.add_argument("--factor", type=float, default=None,
+                    help="one timing ratio that counts as a regression for every benchmark (default: each "
+                         f"benchmark's factor from --noise, else {DEFAULT_FACTOR})")
+    ap.add_argument("--noise", type=Path, default=None,
+                    help=f"noise measurement with per-benchmark factors (default: the repository's {NOISE_FILE})")
     ap.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help="interleaved rounds per commit")
     ap.add_argument("--rtol", type=float, default=1e-9)
     ap.add_argument("--atol", type=float, default=1e-12)
@@ -207,11 +231,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="also write the measured ratios here")
     ap.add_argument("--keep", action="store_true", help="keep the worktrees and asv results (printed)")
     args = ap.parse_args(argv)
-    if args.rounds < 1 or args.factor <= 1.0:
+    if args.rounds < 1 or (args.factor is not None and args.factor <= 1.0):
         print(f"perf-gate: error: --rounds must be >= 1 and --factor > 1, got {args.rounds} and {args.factor}",
               file=sys.stderr)
         return 2
+    args.factors = {}
     try:
+        if args.factor is None:
+            noise = args.noise or Path(git("rev-parse", "--show-toplevel", cwd=Path.cwd())) / NOISE_FILE
+            args.factors = noise_factors(noise)
         return _gate(args)
     except Exception as exc:  # any failure of the gate itself is an error (2), never a "regression" (1)
         print(f"perf-gate: error: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -277,24 +305,27 @@ def _gate(args: argparse.Namespace) -> int:
         if not first:
             raise RuntimeError(f"no timing benchmark was measured on both commits (--timing-bench "
                                f"{args.timing_bench!r}); nothing to compare")
-        print(f"perf-gate: timing ({args.rounds} interleaved rounds per commit, CPU time, factor {args.factor}):")
+        where = (f"factor {args.factor}" if args.factor is not None else
+                 "per-benchmark factors from the noise measurement" if args.factors else f"factor {DEFAULT_FACTOR}")
+        print(f"perf-gate: timing ({args.rounds} interleaved rounds per commit, CPU time, {where}):")
+        out["factors"] = {k: factor_of(k, args) for k in first}
         for name, r in first.items():
-            print(f"  {fmt(name, r)}")
+            print(f"  {fmt(name, r)} (factor {factor_of(name, args)})")
         for line in one_sided(*(load(work / "results-t1", s.sha) for s in sides)):
             print(f"  {line}")
         out["timing"] = {k: list(v) for k, v in first.items()}
-        slow = [k for k, r in first.items() if r[2] > args.factor]
+        slow = [k for k, r in first.items() if r[2] > factor_of(k, args)]
         if slow and not args.no_rerun:
             print(f"perf-gate: {len(slow)} above the factor; measuring them again in fresh rounds", flush=True)
             second = time_rounds(base, head, repo, work, "t2", args.rounds, rerun_pattern(slow), log)
             out["timing_rerun"] = {k: list(v) for k, v in second.items()}
-            slow = [k for k in slow if k not in second or second[k][2] > args.factor]  # not re-measured: failed
+            slow = [k for k in slow if k not in second or second[k][2] > factor_of(k, args)]  # not re-measured: failed
             for k in slow:
                 again = f"re-run: ratio {second[k][2]:.3f}" if k in second else "not measured again (counted as slow)"
-                print(f"  REGRESSION {fmt(k, first[k])}; {again} (factor {args.factor})", file=sys.stderr)
+                print(f"  REGRESSION {fmt(k, first[k])}; {again} (factor {factor_of(k, args)})", file=sys.stderr)
         elif slow:
             for k in slow:
-                print(f"  REGRESSION {fmt(k, first[k])} (factor {args.factor})", file=sys.stderr)
+                print(f"  REGRESSION {fmt(k, first[k])} (factor {factor_of(k, args)})", file=sys.stderr)
         failed = failed or bool(slow)
         out["seconds"] = round(time.monotonic() - t_start, 1)
         out["passed"] = not failed

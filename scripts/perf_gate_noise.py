@@ -9,7 +9,10 @@ noise. Two readings are written to ``--out`` (JSON):
   the block's samples, ratio head/base): the observed distribution of the gate's ratio under no change;
 * ``bootstrap``: ``--bootstrap`` gates re-sampled from the rounds (with replacement, per side), for the tail,
   with the per-gate false-alarm rate (any benchmark above the factor) at each candidate factor, before and
-  after the gate's one re-run (the re-run counted as an independent second gate on the flagged benchmarks).
+  after the gate's one re-run (the re-run counted as an independent second gate on the flagged benchmarks);
+* ``per_benchmark_factor``: each benchmark's own factor for a 1% false-alarm rate per gate
+  (:func:`per_benchmark_factors`), which ``scripts/perf_gate.py`` uses once the file holds at least
+  ``perf_gate.MIN_NOISE_ROUNDS`` rounds.
 """
 
 from __future__ import annotations
@@ -30,6 +33,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import perf_gate as pg  # noqa: E402
 
 FACTORS = [1.1, 1.15, 1.2, 1.25, 1.3, 1.4, 1.5, 1.75, 2.0]
+#: the per-gate false-alarm rate (after the one re-run) that the per-benchmark factors are chosen for
+TARGET_FALSE_ALARM = 0.01
+
+
+def per_benchmark_factors(boot: list[dict[str, float]], target: float = TARGET_FALSE_ALARM) -> dict:
+    """Each benchmark's smallest candidate factor whose false alarm, squared (a flag must survive the re-run),
+    is at most its share ``target / n`` of the gate's rate; None where no candidate is enough.
+
+    Under the bootstrap model the gate (every benchmark, re-run included) then false-alarms at most ``target``
+    per run, while a quiet benchmark keeps a factor small enough to catch a 1.5-2x slowdown.
+    """
+    names = sorted(boot[0])
+    share = target / len(names)
+    factors = {}
+    for n in names:
+        p = {f: sum(b[n] > f for b in boot) / len(boot) for f in FACTORS}
+        factors[n] = next((f for f in FACTORS if p[f] ** 2 <= share), None)
+    return {"target_false_alarm_after_rerun": target, "candidates": FACTORS, "factors": factors}
 
 
 def gate_ratio(rounds_a: list[dict], rounds_b: list[dict]) -> dict[str, float]:
@@ -89,6 +110,7 @@ def analyse(per_round: dict, n_rounds: int, args: argparse.Namespace, rev: str, 
         "bootstrap_summary": {n: summarise([b[n] for b in boot]) for n in names},
         "bootstrap_worst_benchmark": summarise(worst),
         "false_alarm_rate": false_alarm,
+        "per_benchmark_factor": per_benchmark_factors(boot),
         "per_round_samples": per_round,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -8,11 +8,13 @@ VAEAC step's work and one that changes a quality number must fail it, an empty c
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -103,6 +105,52 @@ def test_a_timing_failure_is_measured_again_and_fails_only_if_it_persists(tmp_pa
     assert len(calls) == 2 and "GateVAEACStep" in calls[1] and "other" not in calls[1]
     err = capsys.readouterr().err
     assert ("REGRESSION bench_gate.GateVAEACStep.time_vaeac_train_step" in err) == bool(expected)
+
+
+def _noise_file(path: Path, rounds: int, factors: dict) -> Path:
+    path.write_text(json.dumps({"rounds_per_commit": rounds, "per_benchmark_factor": {"factors": factors}}))
+    return path
+
+
+@needs_git
+def test_each_benchmark_is_judged_by_its_own_measured_factor(tmp_path, monkeypatch, capsys):
+    repo = _repo(tmp_path, [True, True])
+    monkeypatch.chdir(repo)
+    pg._test_base = _git(repo, "rev-parse", "HEAD^")
+    noise = _noise_file(tmp_path / "noise.json", 16, {"quiet": 1.2, "noisy": 2.0})
+    both = {"quiet": (1e-3, 1.3e-3, 1.3), "noisy": (1e-3, 1.8e-3, 1.8), "unmeasured": (1e-3, 1.4e-3, 1.4)}
+    calls = _fake_gate(monkeypatch, both, {"quiet": (1e-3, 1.3e-3, 1.3)})
+    assert pg.main(["--noise", str(noise)]) == 1  # quiet: 1.3 > 1.2 twice; noisy: 1.8 < 2.0; unmeasured: < 1.5
+    err = capsys.readouterr().err
+    assert "REGRESSION quiet" in err and "noisy" not in err and "unmeasured" not in err
+    assert len(calls) == 2 and "quiet" in calls[1] and "noisy" not in calls[1]
+    assert pg.main(["--noise", str(noise), "--factor", "1.35"]) == 1  # --factor: one factor for all (noisy fails)
+    assert "REGRESSION noisy" in capsys.readouterr().err
+
+
+def test_a_noise_file_without_enough_rounds_gives_no_per_benchmark_factors(tmp_path):
+    assert pg.noise_factors(_noise_file(tmp_path / "a.json", pg.MIN_NOISE_ROUNDS - 1, {"t": 1.1})) == {}
+    assert pg.noise_factors(_noise_file(tmp_path / "b.json", pg.MIN_NOISE_ROUNDS, {"t": 1.1, "u": None})) == {
+        "t": 1.1}
+    assert pg.noise_factors(tmp_path / "missing.json") == {}
+
+
+def test_per_benchmark_factors_hold_the_gate_s_false_alarm_rate():
+    spec = importlib.util.spec_from_file_location("perf_gate_noise", REPO / "scripts" / "perf_gate_noise.py")
+    noise = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(noise)
+    rng = np.random.default_rng(0)
+    boot = [{"quiet": float(np.exp(rng.normal(0, 0.02))), "noisy": float(np.exp(rng.normal(0, 0.2))),
+             "wild": float(np.exp(rng.normal(0, 1.0)))} for _ in range(4000)]
+    got = noise.per_benchmark_factors(boot, target=0.01)
+    f = got["factors"]
+    assert f["quiet"] == 1.1 and f["wild"] is None and 1.1 < f["noisy"] <= 2.0
+    # the rule: P(ratio > f)^2 <= target / n for the chosen f, and not for the candidate below it
+    p = lambda name, fac: sum(b[name] > fac for b in boot) / len(boot)  # noqa: E731
+    share = 0.01 / 3
+    assert p("noisy", f["noisy"]) ** 2 <= share
+    below = noise.FACTORS[noise.FACTORS.index(f["noisy"]) - 1]
+    assert p("noisy", below) ** 2 > share
 
 
 def test_the_rerun_pattern_selects_exactly_the_slow_benchmarks_as_asv_names_them():
