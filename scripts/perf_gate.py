@@ -235,11 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"perf-gate: error: --rounds must be >= 1 and --factor > 1, got {args.rounds} and {args.factor}",
               file=sys.stderr)
         return 2
-    args.factors = {}
     try:
-        if args.factor is None:
-            noise = args.noise or Path(git("rev-parse", "--show-toplevel", cwd=Path.cwd())) / NOISE_FILE
-            args.factors = noise_factors(noise)
         return _gate(args)
     except Exception as exc:  # any failure of the gate itself is an error (2), never a "regression" (1)
         print(f"perf-gate: error: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -250,6 +246,7 @@ def _gate(args: argparse.Namespace) -> int:
     """The gate proper (see :func:`main`)."""
     t_start = time.monotonic()
     repo = Path(git("rev-parse", "--show-toplevel", cwd=Path.cwd()))
+    args.factors = noise_factors(args.noise or repo / NOISE_FILE) if args.factor is None else {}
     head_sha = resolve(args.head, repo)
     if head_sha is None:
         print(f"perf-gate: error: {args.head} is not a commit", file=sys.stderr)

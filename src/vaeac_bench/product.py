@@ -106,11 +106,11 @@ def _product_signature() -> inspect.Signature:
     Set as ``ProductVAEAC.__init__.__signature__``, so scikit-learn's ``get_params`` and the estimator factory
     (``imputer.imputer_class``) see every parameter instead of ``**params``.
     """
-    base = inspect.signature(VAEACMethod.__init__).parameters.values()
+    own = inspect.signature(ProductVAEAC.__init__).parameters  # its own defaults: learn_sigma and sigma_max
     kw = inspect.Parameter.KEYWORD_ONLY
-    params = [p if p.name == "self" else p.replace(kind=kw, default=True if p.name == "learn_sigma" else p.default)
-              for p in base]
-    return inspect.Signature([*params, inspect.Parameter("sigma_max", kw, default=DEFAULT_SIGMA_MAX)])
+    params = [p if p.name == "self" else own.get(p.name, p).replace(kind=kw)
+              for p in inspect.signature(VAEACMethod.__init__).parameters.values()]
+    return inspect.Signature([*params, own["sigma_max"]])
 
 
 ProductVAEAC.__init__.__signature__ = _product_signature()  # type: ignore[attr-defined]
