@@ -31,9 +31,9 @@ import numpy as np
 class CelebAEval:
     """How a CelebA cell is scored: test faces and samples for PSNR, objects and samples for the NLL."""
 
-    n_test: int = 50  # PSNR: the first 50 test faces, every mask type (CPU budget)
+    n_test: int = 200  # PSNR: the first 200 test faces, every mask type (CPU budget)
     n_samples: int = 10  # the paper's "10 samples" (best of 10)
-    n_nll: int = 25  # table 9: the first 25 test faces (the paper: 1000; CPU budget)
+    n_nll: int = 100  # table 9: the first 100 test faces (the paper: 1000; CPU budget)
     is_samples: int = 100  # IS-10²
     mc_samples: int = 100  # MC-10²
     timing_samples: int = 100

@@ -345,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
             from .datasets.image_registry import dataset_kind
             from .image_long_mc import run_long_mc
 
-            long_cells = [c for c in image_cells if dataset_kind(c.key.dataset) == "image"]
+            long_cells = [c for c in image_cells if dataset_kind(c.key.dataset) in ("image", "celeba")]
             done = run_long_mc(long_cells, results_dir, args.mc_long, data_dir=args.data_dir,
                                progress=not args.quiet)
             print(f"run-bench: MC-10^4: {len(done)} cell(s) computed", file=sys.stderr)

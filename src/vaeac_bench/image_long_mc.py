@@ -56,14 +56,33 @@ def compute_long_mc(cell: Any, record: dict[str, Any], n_objects: int, *, sample
     if record.get("config_hash") != k.config_hash or is_stale(record):
         raise ValueError(f"the record of {cell.label} is not current; recompute the cell (run-bench --datasets "
                          f"{k.dataset} --methods {k.method}) before its MC-{samples}")
-    ck = checkpoint_path(cell, code_digest(k.method), checkpoint_dir)
+    from .datasets.image_registry import dataset_kind
+
+    celeba = dataset_kind(k.dataset) == "celeba"
+    if celeba:  # issue 11: table 9's CelebA column, on the cell's fixed NLL faces and rectangles
+        from .celeba_cell import FULL_EVAL as CELEBA_FULL
+        from .celeba_cell import QUICK_EVAL as CELEBA_QUICK
+        from .celeba_cell import fixed_test_masks, load_for, train_checkpoint
+        from .datasets.celeba_registry import CELEBA_NLL_MASK
+
+        if not record.get("nll"):
+            raise ValueError(f"{cell.label} scores no NLL (table 9 uses the gfc_train networks)")
+        ck = train_checkpoint(cell, checkpoint_dir)
+    else:
+        ck = checkpoint_path(cell, code_digest(k.method), checkpoint_dir)
     if not ck.is_file():
         raise FileNotFoundError(f"no checkpoint of {cell.label} at {ck}: MC-{samples} reuses the cell's trained "
                                 f"network and never retrains it; recompute the cell with run-bench first")
-    ev = QUICK_EVAL if cell.quick else FULL_EVAL
-    data = load_images(k.dataset, data_dir, seed=k.split)
-    x_all = data.test[: ev.n_test]
-    b_all = test_masks(k.dataset, k.mechanism, k.split, x_all)  # the cell's masks: drawn for all its objects
+    if celeba:
+        cev = CELEBA_QUICK if cell.quick else CELEBA_FULL
+        data = load_for(k.dataset, data_dir, k.split, cell.quick)
+        x_all = data.test[: cev.n_nll]
+        b_all = fixed_test_masks(k.dataset, CELEBA_NLL_MASK, k.split, len(x_all), data.resolution)
+    else:
+        ev = QUICK_EVAL if cell.quick else FULL_EVAL
+        data = load_images(k.dataset, data_dir, seed=k.split)
+        x_all = data.test[: ev.n_test]
+        b_all = test_masks(k.dataset, k.mechanism, k.split, x_all)  # the cell's masks: drawn for all its objects
     n = min(int(n_objects), len(x_all))
     cell_seed = method_seed(k.dataset, k.method, k.split)
     with PeakRSS() as mem:
@@ -123,12 +142,14 @@ def run_long_mc(cells: list[Any], results_dir: str | os.PathLike, n_objects: int
             log.warning("MC-%d: %s has no result yet; run the cell first", samples, cell.label)
             continue
         record = json.loads(path.read_text())
-        if not str(record.get("nll_scope", "hidden pixels")).startswith("hidden pixels"):
+        if not str(record.get("nll_scope", "hidden pixels")).startswith("hidden pixels") or (
+                record.get("kind") == "celeba" and not record.get("nll")):
             continue  # the plain VAE of figure 9 scores whole images: not a row of table 9
         out = long_mc_path(path, samples)
         if out.is_file():
             old = json.loads(out.read_text())
-            if matches(old, record) and old.get("n_objects", 0) >= min(n_objects, record["data"]["n_test"]):
+            if matches(old, record) and old.get("n_objects", 0) >= min(
+                    n_objects, record["data"].get("n_nll") or record["data"]["n_test"]):
                 continue
         todo.append((cell, record, out))
     for cell, record, out in tqdm(todo, desc=f"MC-{samples}", unit="cell", disable=not progress or not todo):

@@ -54,8 +54,13 @@ class GaussianImageVAEACModel(ImageVAEACModel):
     """VAEAC / GSNN on normalised colour images with a per-pixel-channel Gaussian likelihood (A.3)."""
 
     def __init__(self, image_shape: tuple[int, int, int], arch: ConvArch, objective: ObjectiveConfig | None = None,
-                 *, generator: torch.Generator | None = None, device: torch.device | str = "cpu"):
-        """Conv networks for (C, H, W) images; the generator outputs C means and C raw σ per pixel."""
+                 *, generator: torch.Generator | None = None, device: torch.device | str = "cpu",
+                 channels_last: bool = True):
+        """Conv networks for (C, H, W) images; the generator outputs C means and C raw σ per pixel.
+
+        ``channels_last`` stores the conv weights NHWC, so every conv runs in that layout: 1.6× faster training
+        steps on this CPU at equal losses (measured, docs/celeba.md).
+        """
         if generator is None:
             generator = torch.Generator().manual_seed(0)
         super().__init__(image_shape, "conv", arch, objective, generator=generator, device="cpu")
@@ -68,6 +73,8 @@ class GaussianImageVAEACModel(ImageVAEACModel):
         nn.init.zeros_(self.nets.generator.out.bias)
         self.layout = gaussian_layout(c * h * w)
         self.nets.to(device)
+        if channels_last:
+            self.nets.to(memory_format=torch.channels_last)
         self._lt = self.layout.tensors(device)
 
     def decode(self, z: torch.Tensor, ctx: object) -> torch.Tensor:

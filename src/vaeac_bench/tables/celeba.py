@@ -250,7 +250,10 @@ def render_psnr_figure(results: list[dict[str, Any]], path: Path) -> Path | None
 
 def render_celeba_tables(results_dir: str | Path, reports_dir: str | Path, quick: bool = False) -> list[Path]:
     """Write table3.md, table4.md, table6.md, table9_celeba.md and figure_psnr_samples.png; return the paths."""
+    from ..image_long_mc import attach_long_mc
+
     results = current_celeba_results(results_dir, quick)
+    attach_long_mc(results, results_dir)  # table 9's MC-10⁴ (run-bench --mc-long N), where computed
     size = max([int((r.get("data") or {}).get("resolution", 64)) for r in results] or [64])
     out = []
     for name, text in (("table3.md", render_table3(results, quick)), ("table4.md", render_table4(results, quick)),
