@@ -337,3 +337,60 @@ def test_a_stale_config_does_not_count(tmp_path):
         r["result_schema"] = RESULT_SCHEMA
         (tmp_path / f"{i}.json").write_text(json.dumps(r))
     assert [r["mechanism"] for r in current_celeba_results(tmp_path)] == ["yeh_mixture"]
+
+
+def test_channels_last_is_the_default_layout_and_changes_no_loss_beyond_float_order():
+    from vaeac_bench.methods.celeba_model import GaussianImageVAEACModel, celeba_arch
+    from vaeac_bench.methods.vaeac.image import image_batch
+    from vaeac_bench.methods.vaeac.model import ObjectiveConfig
+
+    def model(cl: bool) -> GaussianImageVAEACModel:
+        return GaussianImageVAEACModel((3, 64, 64), celeba_arch(64, 1, 8, 1.0), ObjectiveConfig(alpha=1.0),
+                                       generator=torch.Generator().manual_seed(3), channels_last=cl)
+
+    fast, plain = model(True), model(False)
+    convs = [m for m in fast.nets.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    b = (torch.rand(2, 3 * 64 * 64, generator=torch.Generator().manual_seed(1)) < 0.5).float()
+    losses = [m.loss(image_batch(x), b, torch.Generator().manual_seed(2)).item() for m in (fast, plain)]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-3)  # float32: summation order only
+    # in float64 the two layouts compute the same function to rounding
+    for m in (fast, plain):
+        m.nets.to(torch.float64)
+        assert all(c.weight.dtype == torch.float64 for c in m.nets.modules() if isinstance(c, torch.nn.Conv2d))
+    exact = [m.loss(image_batch(x.double()), b.double(), torch.Generator().manual_seed(2)).item()
+             for m in (fast, plain)]
+    assert exact[0] == pytest.approx(exact[1], rel=1e-9)
+
+
+@pytest.mark.skipif(not HAVE_SUBSET, reason="the CelebA subset is not in the data dir")
+def test_mc_long_of_a_celeba_cell_uses_its_nll_faces_and_is_tabled(tmp_path, monkeypatch):
+    import json
+
+    from vaeac_bench.celeba_cell import plan_celeba_cells
+    from vaeac_bench.cli import main
+    from vaeac_bench.image_long_mc import attach_long_mc, compute_long_mc, long_mc_path, matches, run_long_mc
+    from vaeac_bench.tables.celeba import render_table9_celeba
+
+    monkeypatch.setenv("VAEAC_BENCH_CHECKPOINTS", str(tmp_path / "ck"))
+    res, rep = tmp_path / "results", tmp_path / "reports"
+    argv = ["--datasets", "celeba", "--methods", "gsnn-celeba,naive-bayes-celeba", "--quick", "--jobs", "1", "-q",
+            "--results-dir", str(res), "--reports-dir", str(rep)]
+    assert main(argv) == 0
+    cells = plan_celeba_cells(["celeba64"], ["gsnn-celeba", "naive-bayes-celeba"], True)[2]
+    gsnn = next(c for c in cells if c.key.method == "gsnn-celeba" and c.key.mechanism == "gfc_train")
+    # 100 samples stand in for 10⁴ (the same code path, a hundredth of the decoder passes)
+    written = run_long_mc(cells, res, 2, samples=100, progress=False)
+    path = res / gsnn.key.relpath()
+    assert written == [long_mc_path(path, 100)]  # GSNN on gfc_train only: naive Bayes is exact, yeh has no NLL
+    record, long = json.loads(path.read_text()), json.loads(written[0].read_text())
+    assert matches(long, record) and long["n_objects"] == 2 and np.isfinite(long["per_object"]).all()
+    assert long["objects"].endswith(f"of the cell's {record['data']['n_nll']} test objects")
+    # the MC estimate on table 9's own faces and masks: MC-100 on object 0 is the record's scale, and deterministic
+    assert compute_long_mc(gsnn, record, 2, samples=100)["per_object"] == long["per_object"]
+    attach_long_mc([record], res, samples=100)
+    assert record["nll"]["mc100"]["n"] == 2
+    record["nll"]["mc10000"] = record["nll"].pop("mc100")  # how a 10⁴ result on 2 of the objects is printed
+    row = next(line for line in render_table9_celeba([record]).splitlines() if line.startswith("| GSNN MC-10⁴"))
+    assert "(first 2 objects)" in row
