@@ -342,11 +342,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"run-bench: cell {label} failed: {err.splitlines()[0]}", file=sys.stderr)
         failed = len(summary.failed)
         if args.mc_long is not None:  # issue 10: table 9's MC-10⁴ from the image cells just run or reused
-            from .datasets.image_registry import dataset_kind
             from .image_long_mc import run_long_mc
 
-            long_cells = [c for c in image_cells if dataset_kind(c.key.dataset) in ("image", "celeba")]
-            done = run_long_mc(long_cells, results_dir, args.mc_long, data_dir=args.data_dir,
+            done = run_long_mc(image_cells, results_dir, args.mc_long, data_dir=args.data_dir,
                                progress=not args.quiet)
             print(f"run-bench: MC-10^4: {len(done)} cell(s) computed", file=sys.stderr)
     from .runner import PAPER_SETTING
