@@ -223,9 +223,10 @@ def test_vaeac_imputer_is_the_vaeac_wrapper_under_a_name():
 
     assert VAEACImputer is imputer_class("vaeac") and issubclass(VAEACImputer, MethodImputer)
     method_params = set(VAEACMethod().get_params()) - {"random_state"}
-    # sigma_max: the product configuration's bound on the learnt σ (product.py); None gives the paper's model
+    # sigma_max, n_components: the product configuration's bound on the learnt σ and its mixture of Gaussians
+    # (product.py, nn/mixture.py); both None give the paper's model
     assert set(VAEACImputer().get_params()) == method_params | {"categorical_features", "n_imputations",
-                                                                  "random_state", "sigma_max"}
+                                                                  "random_state", "sigma_max", "n_components"}
     assert make_imputer("gsnn").alpha == 0.0  # the registry's paper parameters are the defaults
     with pytest.raises(TypeError, match="unexpected parameter"):
         make_imputer("mean", width=3)

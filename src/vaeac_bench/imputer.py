@@ -93,11 +93,12 @@ PRODUCT: dict[str, str] = {"vaeac": "vaeac_bench.product:ProductVAEAC"}
 #: the product's network: smaller than the reference's (256 wide, 10 deep, 64 latents): a third of its cost per
 #: epoch; with the bounded σ as accurate on Iris and Diabetes, worse on Breast (docs/estimators.md)
 #: (the registry's ``vaeac-default`` holds the same configuration, so the benchmark can run what users get)
-WRAPPER_DEFAULTS["vaeac"].update({k: v for k, v in VAEAC_PRODUCT_PARAMS.items() if k in ("learn_sigma", "width",
-                                                                                         "depth", "latent_dim")})
+WRAPPER_DEFAULTS["vaeac"].update({k: v for k, v in VAEAC_PRODUCT_PARAMS.items()
+                                  if k in ("alpha", "mask_prob", "learn_sigma", "width", "depth", "latent_dim")})
 #: the parameters that turn ``VAEACImputer`` back into the benchmark's (paper's) VAEAC: ``VAEACImputer(**VAEAC_PAPER)``
 #: fits the registered ``vaeac`` method with the registry's parameters (σ fixed at 1, A.2), bit for bit
-VAEAC_PAPER: dict[str, Any] = {"sigma_max": None, "learn_sigma": False, "width": 256, "depth": 10, "latent_dim": 64}
+VAEAC_PAPER: dict[str, Any] = {"sigma_max": None, "n_components": None, "alpha": 1.0, "mask_prob": 0.2,
+                               "learn_sigma": False, "width": 256, "depth": 10, "latent_dim": 64}
 
 
 class MethodImputer(TransformerMixin, BaseEstimator):

@@ -20,7 +20,7 @@ that hold the registered ``vaeac`` (the same weights, ``learn_sigma=True``) with
 from __future__ import annotations
 
 import inspect
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import torch
@@ -33,11 +33,14 @@ from .methods.vaeac.model import VAEACModel
 from .methods.vaeac.networks import PriorContext
 from .nn import FeatureLayout
 from .nn.harness import resolve_device
+from .nn.mixture import MixtureLayout, sigma_positions
 from .schema import Schema
 from .seeding import derive_seed
 
 #: the product's default bound on σ, in standard deviations of each real column (docs/estimators.md)
-DEFAULT_SIGMA_MAX: float = VAEAC_PRODUCT_PARAMS["sigma_max"]
+DEFAULT_SIGMA_MAX: float | None = VAEAC_PRODUCT_PARAMS["sigma_max"]
+#: the product's default number of Gaussians per real column (nn.mixture; docs/estimators.md)
+DEFAULT_N_COMPONENTS: int | None = VAEAC_PRODUCT_PARAMS["n_components"]
 
 
 class BoundedSigmaModel(VAEACModel):
@@ -52,9 +55,12 @@ class BoundedSigmaModel(VAEACModel):
     def decode(self, z: torch.Tensor, ctx: PriorContext) -> torch.Tensor:
         """The generator's parameters with each raw σ replaced by softplus⁻¹ of the bounded σ."""
         params = super().decode(z, ctx)
-        r = self.layout.n_real
-        raw = bounded_raw_sigma(params[..., r:2 * r], self.sigma_max)
-        return torch.cat([params[..., :r], raw, params[..., 2 * r:]], dim=-1)
+        idx = self._sigma_idx.to(params.device)
+        return params.index_copy(-1, idx, bounded_raw_sigma(params.index_select(-1, idx), self.sigma_max))
+
+    @property
+    def _sigma_idx(self) -> torch.Tensor:
+        return torch.as_tensor(sigma_positions(self.layout))
 
 
 def bounded_raw_sigma(raw: torch.Tensor, sigma_max: float) -> torch.Tensor:
@@ -69,30 +75,42 @@ def bounded_raw_sigma(raw: torch.Tensor, sigma_max: float) -> torch.Tensor:
 
 
 class ProductVAEAC(VAEACMethod):
-    """VAEAC with a learnt σ bounded by ``sigma_max`` standard deviations (needs ``learn_sigma=True``)."""
+    """VAEAC with a learnt output σ: bounded by ``sigma_max`` sd, and/or a mixture of ``n_components`` Gaussians.
+
+    ``n_components=None`` (or 1) keeps one Gaussian per real column; ``sigma_max=None`` leaves σ unbounded.
+    Both need ``learn_sigma=True``.
+    """
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
-        **VAEACMethod._parameter_constraints, "sigma_max": [Interval(Real, 0, None, closed="neither")]}
+        **VAEACMethod._parameter_constraints, "sigma_max": [Interval(Real, 0, None, closed="neither"), None],
+        "n_components": [Interval(Integral, 1, None, closed="left"), None]}
 
-    def __init__(self, *, sigma_max: float = DEFAULT_SIGMA_MAX, learn_sigma: bool = True, **params: Any) -> None:
+    def __init__(self, *, sigma_max: float | None = DEFAULT_SIGMA_MAX,
+                 n_components: int | None = DEFAULT_N_COMPONENTS, learn_sigma: bool = True, **params: Any) -> None:
         super().__init__(learn_sigma=learn_sigma, **params)
         self.sigma_max = sigma_max
+        self.n_components = n_components
 
     def _build_model(self, schema: Schema, seed: int) -> VAEACModel:
         if not self.learn_sigma:
-            raise ValueError("sigma_max bounds a learnt σ: pass learn_sigma=True, or sigma_max=None for the paper's "
-                             "fixed σ = 1")
-        layout = FeatureLayout.from_schema(schema, learn_sigma=True)
+            raise ValueError("sigma_max and n_components shape a learnt σ: pass learn_sigma=True, or sigma_max=None "
+                             "and n_components=None for the paper's fixed σ = 1")
+        k = int(self.n_components or 1)
+        layout = (MixtureLayout.from_schema(schema, n_components=k) if k > 1
+                  else FeatureLayout.from_schema(schema, learn_sigma=True))
         gen = torch.Generator().manual_seed(derive_seed(seed, "init"))  # seeded as the registered method
         fast = self.mode == "fast"
-        return BoundedSigmaModel(layout, self._arch(), self._objective(), fused=fast, zero_latent_heads=fast,
-                                 generator=gen, device=resolve_device(self.device), sigma_max=float(self.sigma_max))
+        kw = {"fused": fast, "zero_latent_heads": fast, "generator": gen, "device": resolve_device(self.device)}
+        if self.sigma_max is None:
+            return VAEACModel(layout, self._arch(), self._objective(), **kw)
+        return BoundedSigmaModel(layout, self._arch(), self._objective(), sigma_max=float(self.sigma_max), **kw)
 
     @classmethod
-    def from_saved(cls, method: VAEACMethod, sigma_max: float) -> ProductVAEAC:
+    def from_saved(cls, method: VAEACMethod, sigma_max: float | None,
+                   n_components: int | None = None) -> ProductVAEAC:
         """The product method with the parameters and weights of ``method`` (as ``Imputer.load`` returns it)."""
-        params = {k: v for k, v in method.get_params(deep=False).items() if k != "sigma_max"}
-        obj = cls(**params, sigma_max=sigma_max)
+        params = {k: v for k, v in method.get_params(deep=False).items() if k not in ("sigma_max", "n_components")}
+        obj = cls(**params, sigma_max=sigma_max, n_components=n_components)
         obj.__dict__.update({k: v for k, v in method.__dict__.items() if k.endswith("_") and k != "model_"})
         obj.model_ = obj._build_model(obj.schema_, obj.seed_)
         obj.model_.load_state_dict(method.model_.state_dict())
@@ -106,11 +124,11 @@ def _product_signature() -> inspect.Signature:
     Set as ``ProductVAEAC.__init__.__signature__``, so scikit-learn's ``get_params`` and the estimator factory
     (``imputer.imputer_class``) see every parameter instead of ``**params``.
     """
-    own = inspect.signature(ProductVAEAC.__init__).parameters  # its own defaults: learn_sigma and sigma_max
+    own = inspect.signature(ProductVAEAC.__init__).parameters  # its own defaults: learn_sigma and the extras
     kw = inspect.Parameter.KEYWORD_ONLY
     params = [p if p.name == "self" else own.get(p.name, p).replace(kind=kw)
               for p in inspect.signature(VAEACMethod.__init__).parameters.values()]
-    return inspect.Signature([*params, own["sigma_max"]])
+    return inspect.Signature([*params, own["sigma_max"], own["n_components"]])
 
 
 ProductVAEAC.__init__.__signature__ = _product_signature()  # type: ignore[attr-defined]

@@ -49,15 +49,18 @@ register(MethodSpec(
     description="Deterministic network: GSNN with a delta-function prior (single imputation).",
 ))
 
-#: the VAEAC product's configuration (issue 13 §1; ``product.py``): a learnt σ bounded by ``sigma_max``
-#: standard deviations and a 128 × 4 network with 16 latents. ``VAEACImputer()``'s defaults are these, and the
-#: benchmark runs them as ``vaeac-default`` beside the paper's ``vaeac`` (issue 13 §7)
-VAEAC_PRODUCT_PARAMS = {"alpha": 1.0, "learn_sigma": True, "width": 128, "depth": 4, "latent_dim": 16,
-                        "sigma_max": 0.25}
+#: the VAEAC product's configuration (issue 13 §1; ``product.py``): a mixture of 5 complete rows per latent draw
+#: (``nn/mixture.py``) with each learnt σ bounded by ``sigma_max`` standard deviations, the hybrid objective (16)
+#: with α = 0.5, training masks Bernoulli(0.3) (§4.1: p(b) is free; A.2's is 0.2), and a 128 × 4 network with 16
+#: latents. ``VAEACImputer()``'s defaults are these, and the benchmark runs them as ``vaeac-default`` beside the
+#: paper's ``vaeac`` (issue 13 §7). Chosen by the multimodal draws they give (docs/estimators.md)
+VAEAC_PRODUCT_PARAMS = {"alpha": 0.5, "mask_prob": 0.3, "learn_sigma": True, "width": 128, "depth": 4,
+                        "latent_dim": 16, "sigma_max": 0.25, "n_components": 5}
 register(MethodSpec(
     "vaeac-default", "vaeac_bench.product:ProductVAEAC", params=VAEAC_PRODUCT_PARAMS, quick={"epochs": 5},
-    label="VAEAC (default)", code=("product.py", *_VAEAC_CODE),
-    description="VAEAC as VAEACImputer() fits it: learnt σ bounded at 0.25 sd, 128 × 4 network (not the paper's).",
+    label="VAEAC (default)", code=("product.py", "nn/mixture.py", *_VAEAC_CODE),
+    description="VAEAC as VAEACImputer() fits it: a 5-row mixture output with σ ≤ 0.25 sd, α = 0.5, masks "
+                "Bernoulli(0.3), 128 × 4 network (not the paper's).",
 ))
 
 # --- GAIN and the Universal Marginalizer (issue 4) ------------------------------------------------

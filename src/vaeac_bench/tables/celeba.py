@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..results import atomic_write_text
-from .images import older_code
+from .images import older_code, scored_fewer
 from .published import load_published
 
 YEH = ("Center", "Pattern", "Random", "Half")
@@ -188,9 +188,8 @@ def _nll(r: dict[str, Any] | None, metric: str) -> str:
         if s is None:
             return "not computed"
     d = 0 if abs(s["mean"]) >= 10 else 2
-    n_nll = (r.get("data") or {}).get("n_nll")
-    fewer = f" (first {s['n']} objects)" if s.get("n") is not None and n_nll and s["n"] < n_nll else ""
-    return f"{s['mean']:.{d}f} ± {s['std']:.{d}f}{fewer}"
+    fewer = scored_fewer(s, (r.get("data") or {}).get("n_nll"))
+    return f"{s['mean']:.{d}f} ± {s['std']:.{d}f}" + (f" (first {fewer} objects)" if fewer is not None else "")
 
 
 def render_table9_celeba(results: list[dict[str, Any]], quick: bool = False) -> str:

@@ -67,14 +67,20 @@ def _ours(results: list[dict[str, Any]], dataset: str, method: str, metric: str)
         return "—", ""
     b = r.get("budget") or {}
     ep = f"{b.get('epochs_run')}/{b['paper_epochs']} ep" if b.get("paper_epochs") else ""
-    n_test = (r.get("data") or {}).get("n_test")
-    if stats.get("n") is not None and n_test is not None and stats["n"] < n_test:  # MC-10⁴ on fewer objects
-        ep = f"{stats['n']} objects" + (f", {ep}" if ep else "")
+    fewer = scored_fewer(stats, (r.get("data") or {}).get("n_test"))
+    if fewer is not None:  # MC-10⁴ on fewer objects
+        ep = f"{fewer} objects" + (f", {ep}" if ep else "")
     if key != metric.removeprefix("nll_"):
         ep = f"S={key[2:]}" + (f", {ep}" if ep else "")
     if older_code(r):
         ep = (f"{ep}, " if ep else "") + "older code"
     return _fmt(stats["mean"], stats.get("std")), ep
+
+
+def scored_fewer(stats: dict[str, Any], n_cell: int | None) -> int | None:
+    """How many objects an NLL estimate covered, where fewer than its cell's ``n_cell`` (else None)."""
+    n = stats.get("n")
+    return int(n) if n is not None and n_cell and n < n_cell else None
 
 
 def older_code(record: dict[str, Any]) -> bool:

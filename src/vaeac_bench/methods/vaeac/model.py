@@ -132,6 +132,12 @@ class VAEACModel(nn.Module):
         """Cells scored by the reconstruction term: unobserved and not truly missing (eq. 9)."""
         return b * (1.0 - batch.missing)
 
+    def rec_log_prob(self, params: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """Σ_i w_i log p(x_i | params) per row in the layout's output family (the paper's, or a mixture)."""
+        obj = self.objective
+        fn = getattr(self.layout, "log_prob", log_prob)  # a layout may bring its own family (nn/mixture.py)
+        return fn(params, x, w, self.lt, min_prob=obj.min_prob, sigma_floor=obj.sigma_floor)
+
     # -- training objective ------------------------------------------------------------------------------
     def n_noise(self) -> int:
         """How many latent noise draws per row the training objective uses (0, 1 or 2)."""
@@ -160,7 +166,7 @@ class VAEACModel(nn.Module):
         if obj.alpha < 1:
             zs.append(mu_p if sig_p is None else mu_p + sig_p * noise[k])
         z = zs[0] if len(zs) == 1 else torch.stack(zs)
-        rec = log_prob(self.decode(z, ctx), batch.x, w, self.lt, min_prob=obj.min_prob, sigma_floor=obj.sigma_floor)
+        rec = self.rec_log_prob(self.decode(z, ctx), batch.x, w)
         if len(zs) == 2:
             rec_q, rec_p = rec[0], rec[1]
         else:
@@ -182,8 +188,7 @@ class VAEACModel(nn.Module):
         mu_q, sig_q = self.proposal(batch, b)
         shape = (n_samples, *mu_q.shape)
         z = mu_q + sig_q * torch.randn(shape, generator=generator, dtype=mu_q.dtype, device=mu_q.device)
-        rec = log_prob(self.decode(z, ctx), batch.x, self.rec_weight(batch, b), self.lt,
-                       min_prob=self.objective.min_prob, sigma_floor=self.objective.sigma_floor)
+        rec = self.rec_log_prob(self.decode(z, ctx), batch.x, self.rec_weight(batch, b))
         log_w = rec + log_normal(z, mu_p, sig_p) - log_normal(z, mu_q, sig_q)
         return torch.logsumexp(log_w, dim=0) - math.log(n_samples)
 
@@ -197,8 +202,7 @@ class VAEACModel(nn.Module):
         else:
             shape = (n_samples, *mu_p.shape)
             z = mu_p + sig_p * torch.randn(shape, generator=generator, dtype=mu_p.dtype, device=mu_p.device)
-        rec = log_prob(self.decode(z, ctx), batch.x, self.rec_weight(batch, b), self.lt,
-                       min_prob=self.objective.min_prob, sigma_floor=self.objective.sigma_floor)
+        rec = self.rec_log_prob(self.decode(z, ctx), batch.x, self.rec_weight(batch, b))
         return torch.logsumexp(rec, dim=0) - math.log(n_samples)
 
     # -- imputation ------------------------------------------------------------------------------------------
@@ -216,5 +220,6 @@ class VAEACModel(nn.Module):
         else:
             z = mu_p + sig_p * torch.randn((n, *mu_p.shape), generator=generator, dtype=mu_p.dtype, device=mu_p.device)
         params = self.decode(z, ctx)
-        return sample(params, self.lt, most_probable=most_probable, generator=generator,
-                      min_prob=self.objective.min_prob, sigma_floor=self.objective.sigma_floor)
+        draw = getattr(self.layout, "sample", sample)  # the layout's own output family, if it has one
+        return draw(params, self.lt, most_probable=most_probable, generator=generator,
+                    min_prob=self.objective.min_prob, sigma_floor=self.objective.sigma_floor)
