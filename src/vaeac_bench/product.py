@@ -51,16 +51,13 @@ class BoundedSigmaModel(VAEACModel):
         if not self.layout.learn_sigma:
             raise ValueError("BoundedSigmaModel needs a layout with learn_sigma=True")
         self.sigma_max = float(sigma_max)
+        self._sigma_idx = torch.as_tensor(sigma_positions(self.layout))  # built once, not in every decode
 
     def decode(self, z: torch.Tensor, ctx: PriorContext) -> torch.Tensor:
         """The generator's parameters with each raw σ replaced by softplus⁻¹ of the bounded σ."""
         params = super().decode(z, ctx)
-        idx = self._sigma_idx.to(params.device)
+        idx = self._sigma_idx.to(params.device)  # a no-op on the device it already sits on
         return params.index_copy(-1, idx, bounded_raw_sigma(params.index_select(-1, idx), self.sigma_max))
-
-    @property
-    def _sigma_idx(self) -> torch.Tensor:
-        return torch.as_tensor(sigma_positions(self.layout))
 
 
 def bounded_raw_sigma(raw: torch.Tensor, sigma_max: float) -> torch.Tensor:
