@@ -37,7 +37,7 @@ def _normal_mass(lo: float, hi: float, mean: float, sd: float) -> float:
 
 
 # -- defaults: the product model, and the paper's configuration as the benchmark runs it -----------------------
-def test_defaults_are_the_benchmark_schedule_with_the_product_model_and_a_progress_bar():
+def test_defaults_are_the_product_configuration_on_the_benchmark_validation_schedule_with_a_progress_bar():
     from vaeac_bench.methods import build
 
     bench = build("vaeac").get_params()
