@@ -239,3 +239,40 @@ def test_a_single_imputation_cell_records_only_the_wasserstein_distances(tmp_pat
     dist = r["distributional"]
     assert dist["n_draws"] == 1 and dist["wasserstein"] == dist["wasserstein_point"]
     assert dist["wasserstein"]["mean"] > 0 and not {"crps", "coverage", "brier"} & set(dist)
+
+
+def test_a_noise_model_is_scored_as_a_distribution_on_its_noisy_draws(tmp_path):
+    """Issue 13 §4 and §1: ``vaeac-default`` (VAEACImputer()'s model, a learnt output noise) is scored as a
+    distribution on the draws ``sample`` gives (``sample_draws``: noise included), its NRMSE and W1 of the point
+    on the noiseless imputations; the paper's ``vaeac`` (σ = 1, no noise model) on its imputations."""
+    import numpy as np
+
+    from vaeac_bench.datasets import load, make_split
+    from vaeac_bench.distributional import interval_coverage, wasserstein_per_column
+    from vaeac_bench.methods import build, seed
+    from vaeac_bench.metrics import aggregate, score_imputations
+    from vaeac_bench.runner import method_seed
+
+    cells = plan(["iris"], ["vaeac-default", "vaeac"], [0], n_imputations=4, quick=True)
+    run(cells, tmp_path, progress=False)
+    rec = {r["method"]: r for r in iter_results(tmp_path)}
+    assert rec["vaeac"]["distributional"]["draws"] == "imputations"
+    dist = rec["vaeac-default"]["distributional"]
+    assert dist["draws"] == "sample_draws" and dist["n_draws"] == 4
+    split = make_split(load("iris"), 0)
+    feats = list(range(split.target_index))
+    sub = split.schema.select(feats)
+    est = seed(build("vaeac-default", quick=True), method_seed("iris", "vaeac-default", 0))
+    est.fit(split.train_obs, split.schema)
+    imps, noisy = est.impute(split.test_obs, n=4), est.sample_draws(split.test_obs, 4)
+    truth, scored = split.test_true[:, feats], split.test_scored[:, feats]
+    observed = ~np.isnan(split.test_obs)
+    assert np.array_equal(noisy[:, observed], np.broadcast_to(split.test_obs[observed], noisy[:, observed].shape))
+    hidden = split.test_scored[:, feats] & sub.real_mask[None, :]
+    assert not np.allclose(noisy[:, :, feats][:, hidden], imps[:, :, feats][:, hidden])  # the noise is there
+    cov = interval_coverage(truth, noisy[:, :, feats], scored, sub)
+    assert dist["coverage"]["0.9"]["columns"] == cov[0.9]
+    point = wasserstein_per_column(truth, aggregate(imps[:, :, feats], sub), scored, sub)
+    assert dist["wasserstein_point"]["columns"] == point
+    s = score_imputations(split.test_true, imps, split.test_scored, split.schema, columns=feats)
+    assert rec["vaeac-default"]["metrics"]["nrmse"] == pytest.approx(s.nrmse)

@@ -224,6 +224,10 @@ def compute_cell(cell: Cell, data_dir: str | os.PathLike | None = None, threads:
             down = downstream_score(train_imp[:, :, features], split.train_true[:, t_idx],
                                     test_imp[:, :, features], split.test_true[:, t_idx],
                                     split.schema.select(features), split.task)
+            # a method with an output noise model (VAEACImputer()'s) is scored as a distribution on its noisy
+            # draws, the ones its sample() gives; the others on their imputations (issue 13 §4)
+            draw_fn = getattr(est, "sample_draws", None)
+            test_draws = None if draw_fn is None else draw_fn(split.test_obs, cell.n_imputations)
     down_name = "r2" if split.task == "regression" else "accuracy"
     seeds = {"split": k.split, "mask": k.split, "method": cell_seed}
     return {
@@ -238,7 +242,7 @@ def compute_cell(cell: Cell, data_dir: str | os.PathLike | None = None, threads:
         "per_feature": [vars(f) | {"is_target": j == t_idx} for j, f in enumerate(score.features)],
         # issue 13 §4: the imputations scored as a distribution (not part of the config hash or code digest)
         "distributional": distributional_record(split.test_true, test_imp, split.test_scored, split.schema,
-                                                features),
+                                                features, draws=test_draws),
         # wall seconds, and CPU seconds of this process (= wall on an idle core for a single-threaded job)
         "timing": {"fit_s": t1 - t0, "impute_test_s": t2 - t1, "impute_train_s": t3 - t2},
         "cpu": {"fit_s": c1 - c0, "total_s": c3 - c0},
@@ -258,28 +262,37 @@ def distributional_digest() -> str:
 
 
 def distributional_record(truth: np.ndarray, imputations: np.ndarray, scored: np.ndarray, schema: Schema,
-                          columns: Sequence[int]) -> dict[str, Any]:
+                          columns: Sequence[int], draws: np.ndarray | None = None) -> dict[str, Any]:
     """The distributional scores (issue 13 §4) of one cell's test imputations on ``columns``, JSON-ready.
 
-    ``wasserstein`` pools every draw, ``wasserstein_point`` scores the point imputation (mean / mode of the
-    draws, as NRMSE/PFC do); CRPS, 50%/90% coverage and Brier need at least 2 draws and are absent otherwise.
-    ``column_std`` holds NRMSE's normaliser of each real column (W1 and CRPS are in the column's units).
-    Categorical draws are rounded to codes first (as :func:`metrics.aggregate` does). A score that cannot be
-    computed is recorded as an ``error`` line rather than failing an expensive cell.
+    ``draws`` are what is scored as a distribution when they are not the ``imputations`` themselves: a noise
+    model's draws (a method's ``sample_draws``; recorded as ``"draws": "sample_draws"``). ``wasserstein`` pools
+    every draw, ``wasserstein_point`` scores the point imputation (mean / mode of the imputations, as NRMSE/PFC
+    do); CRPS, 50%/90% coverage and Brier need at least 2 draws and are absent otherwise. ``column_std`` holds
+    NRMSE's normaliser of each real column (W1 and CRPS are in the column's units). Categorical draws are
+    rounded to codes first (as :func:`metrics.aggregate` does). A score that cannot be computed is recorded as an
+    ``error`` line rather than failing an expensive cell.
     """
     from .distributional import distributional_scores, wasserstein_per_column
 
     columns = list(columns)
     sub = schema.select(columns)
-    draws = np.array(imputations, dtype=float)
-    draws = (draws[None] if draws.ndim == 2 else draws)[:, :, columns]
     cat = sub.categorical_mask
-    draws[:, :, cat] = np.rint(draws[:, :, cat])
+
+    def as_draws(a: np.ndarray) -> np.ndarray:
+        a = np.array(a, dtype=float)
+        a = (a[None] if a.ndim == 2 else a)[:, :, columns]
+        a[:, :, cat] = np.rint(a[:, :, cat])
+        return a
+
+    imps = as_draws(imputations)
+    scored_draws = imps if draws is None else as_draws(draws)
     truth, scored = np.asarray(truth, dtype=float)[:, columns], np.asarray(scored, dtype=bool)[:, columns]
-    out: dict[str, Any] = {"code_digest": distributional_digest(), "n_draws": int(len(draws))}
+    out: dict[str, Any] = {"code_digest": distributional_digest(), "n_draws": int(len(scored_draws)),
+                           "draws": "imputations" if draws is None else "sample_draws"}
     try:
-        out.update(distributional_scores(truth, draws, scored, sub))
-        point = wasserstein_per_column(truth, aggregate(draws, sub), scored, sub)
+        out.update(distributional_scores(truth, scored_draws, scored, sub))
+        point = wasserstein_per_column(truth, aggregate(imps, sub), scored, sub)
     except ValueError as err:
         return out | {"error": str(err)}
     vals = [v for v in point.values() if v is not None]
