@@ -64,3 +64,15 @@ def test_a_rival_missing_some_splits_is_not_compared_and_user_tables_count():
     assert list(compared(df).dataset.unique()) == ["mine.csv"]
     (row,) = verdict(df, "vaeac").to_dict("records")
     assert row["cheap_method"] is None and row["cheap_call"] == "—"
+
+
+def test_the_grid_script_runs_the_datasets_the_report_compares():
+    """scripts/beyond_grid.sh's default datasets are tables.beyond.GRID_DATASETS (one list, no drift)."""
+    import re
+    from pathlib import Path
+
+    from vaeac_bench.tables.beyond import GRID_DATASETS
+
+    script = (Path(__file__).resolve().parents[1] / "scripts" / "beyond_grid.sh").read_text()
+    (default,) = re.findall(r'^DATASETS="\$\{DATASETS:-([^}]*)\}"', script, flags=re.M)
+    assert tuple(default.split(",")) == GRID_DATASETS
