@@ -394,3 +394,51 @@ def test_mc_long_of_a_celeba_cell_uses_its_nll_faces_and_is_tabled(tmp_path, mon
     record["nll"]["mc10000"] = record["nll"].pop("mc100")  # how a 10⁴ result on 2 of the objects is printed
     row = next(line for line in render_table9_celeba([record]).splitlines() if line.startswith("| GSNN MC-10⁴"))
     assert "(first 2 objects)" in row
+
+
+def test_celeba_eval_scores_1000_faces_and_the_class_defaults_are_the_registered_budget():
+    from vaeac_bench.celeba_cell import FULL_EVAL, QUICK_EVAL, CelebAEval
+    from vaeac_bench.methods import get
+    from vaeac_bench.methods.celeba import CelebAVAEAC
+
+    assert CelebAEval().n_test == 1000 and CelebAEval().n_nll == 1000 and FULL_EVAL == CelebAEval()
+    assert QUICK_EVAL.n_test <= 16 and QUICK_EVAL.n_nll <= 16  # the tests' cells stay small
+    defaults = CelebAVAEAC().get_params(deep=False)
+    assert defaults["max_train"] is None
+    for name in ("vaeac-celeba", "gsnn-celeba"):
+        params = get(name).params
+        assert {k: defaults[k] for k in params if k != "alpha"} == {k: v for k, v in params.items() if k != "alpha"}
+    assert defaults["alpha"] == get("vaeac-celeba").params["alpha"]
+
+
+def test_the_cell_and_its_mc_long_score_the_same_nll_faces(tmp_path, monkeypatch):
+    """One place (celeba_cell.nll_objects) chooses table 9's faces and rectangles, for the cell and its MC-10⁴."""
+    from types import SimpleNamespace
+
+    from vaeac_bench import celeba_cell
+    from vaeac_bench.image_long_mc import compute_long_mc
+
+    rng = np.random.default_rng(0)
+    faces = rng.random((26, 3, 64, 64)).astype(np.float32)
+    data = SimpleNamespace(train=faces[:16], val=faces[16:20], test=faces[20:], source="subset", resolution=64,
+                           split_rule="fake", describe=lambda: "fake faces")
+    monkeypatch.setattr(celeba_cell, "load_for", lambda *a, **k: data)
+    monkeypatch.setattr(celeba_cell, "QUICK_EVAL", celeba_cell.CelebAEval(  # a smaller smoke budget: fast
+        n_test=2, n_samples=2, n_nll=8, is_samples=2, mc_samples=2, timing_samples=2))
+    calls = []
+    real = celeba_cell.nll_objects
+
+    def spy(*args):
+        out = real(*args)
+        calls.append((args[1:], out))
+        return out
+
+    monkeypatch.setattr(celeba_cell, "nll_objects", spy)
+    cell = next(c for c in celeba_cell.plan_celeba_cells(["celeba64"], ["gsnn-celeba"], True)[2]
+                if c.key.mechanism == "gfc_train")
+    record = celeba_cell.compute_celeba_cell(cell, checkpoint_dir=tmp_path)
+    long = compute_long_mc(cell, record, 6, samples=4, checkpoint_dir=tmp_path)
+    assert len(calls) == 2 and calls[0][0] == calls[1][0]
+    (x0, b0), (x1, b1) = calls[0][1], calls[1][1]
+    assert np.array_equal(x0, x1) and np.array_equal(b0, b1) and np.array_equal(x0, data.test[:len(x0)])
+    assert record["data"]["n_nll"] == long["n_objects"] == len(x0) == 6

@@ -34,6 +34,7 @@ def test_mc_long_from_the_cells_network_cached_and_tabled(tmp_path: Path, monkey
     long = json.loads(out.read_text())
     assert matches(long, record) and long["samples"] == LONG_MC_SAMPLES and long["n_objects"] == 3
     assert len(long["per_object"]) == 3 and 0 < long["nll"]["mean"] < 784 * 0.7  # nats, finite, below 784·log 2
+    assert long["test_selection"] == record["data"]["test_selection"]  # the cell's own objects (scored_test)
     # naive Bayes has no Monte Carlo estimator, the plain VAE scores whole images: nothing written for them
     assert not list((res / "mnist" / "naive-bayes-image").glob("*_mc*.json"))
     assert not list((res / "mnist" / "vae-image-fc").glob("*_mc*.json"))

@@ -181,6 +181,8 @@ def test_quick_image_cell_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyP
     v, g, nb = recs["vaeac-image-fc"], recs["gsnn-image-fc"], recs["naive-bayes-image"]
     assert v["kind"] == "image" and v["network"] == "fc" and v["data"]["n_train"] == 128
     assert v["data"]["n_test"] == 16 and v["data"]["hidden_pixels_mean"] == 28 * 28 - 3 * 28
+    assert v["data"]["test_selection"].startswith("seeded sample of the whole test set (16 of 10000")
+    assert g["data"]["test_selection"] == v["data"]["test_selection"]  # every method scores the same objects
     assert set(v["nll"]) == {"is10", "mc10"} and set(g["nll"]) == {"mc10"} and set(nb["nll"]) == {"exact"}
     assert v["budget"] == {"epochs_run": 1, "paper_epochs": 30, "best_epoch": 1, "note": "1 of the paper's 30 epochs"}
     # 784 - 84 hidden binary pixels: an untrained-ish model sits near 700·log 2 nats, naive Bayes far below
@@ -252,3 +254,28 @@ def test_cli_accepts_the_image_tables_and_refuses_unknown_ones(tmp_path: Path, c
 
     assert main(["--tables", "12", "--no-run", "--results-dir", str(tmp_path)]) == 2
     assert "1, 2, 3, 4, 5, 6, 7, 8, 9" in capsys.readouterr().err  # 3, 4, 6: CelebA (issue 11)
+
+
+def test_scored_objects_are_a_seeded_sorted_sample_of_the_whole_test_set() -> None:
+    from vaeac_bench.image_cell import objects_seed, scored_objects, scored_test
+
+    idx = scored_objects(1000, 100, 7)
+    assert idx.shape == (100,) and np.array_equal(idx, np.sort(idx)) and len(np.unique(idx)) == 100
+    assert 0 <= idx.min() and idx.max() < 1000
+    assert np.array_equal(idx, scored_objects(1000, 100, 7))  # deterministic for a seed
+    assert not np.array_equal(idx, scored_objects(1000, 100, 8))
+    # a test set ordered in 10 blocks (as Omniglot's by character): the sample hits every block, the first 100 one
+    blocks = np.repeat(np.arange(10), 100)
+    assert set(blocks[idx]) == set(range(10)) and set(blocks[:100]) == {0}
+    assert np.array_equal(scored_objects(50, 100, 7), np.arange(50))  # n_test >= n_total: all of them
+    assert np.array_equal(scored_objects(50, 50, 7), np.arange(50))
+    for args, name in (((0, 1, 0), "n_total"), ((10, 0, 0), "n_test"), ((10, 2, -1), "seed"),
+                       ((10.0, 2, 0), "n_total"), ((10, True, 0), "n_test")):
+        with pytest.raises(ValueError, match=name):
+            scored_objects(*args)
+    # the cell's choice: seeded by the dataset only (every method and split scores the same objects)
+    test = np.arange(1000).reshape(1000, 1, 1, 1)
+    x, rule = scored_test("omniglot", test, 100)
+    assert np.array_equal(x.ravel(), scored_objects(1000, 100, objects_seed("omniglot")))
+    assert rule == f"seeded sample of the whole test set (100 of 1000, file order), seed {objects_seed('omniglot')}"
+    assert scored_test("omniglot", test[:10], 100)[1] == "all 10 test objects"

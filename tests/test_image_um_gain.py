@@ -175,3 +175,22 @@ def test_image_figures_are_deterministic_small_and_need_their_records(tmp_path: 
     recs[0]["gallery"]["samples"] = pack_bits(np.zeros((6, 8, 1, 5, 5)))
     c = render_image_figures(recs, tmp_path / "c")
     assert c[0].read_bytes() != a[0].read_bytes()  # the figure is drawn from the record's arrays
+
+
+def test_gain_samples_follow_their_seed() -> None:
+    x = _images(64)
+    b = bernoulli(64, 6, 6, np.random.default_rng(0))
+    gain = ImageGAIN(iterations=20, batch_size=16, hidden_dim=8, eval_every=10, random_state=0)
+    gain.fit_images(x, x[:4], bernoulli, dataset="tiny")
+    raw: list[np.ndarray] = []  # the generator's outputs before the argmax (its noise barely flips a pixel)
+    decode = gain.model_._decode
+    gain.model_._decode = lambda g: (raw.append(g.copy()), decode(g))[1]
+    one = gain.sample_images(x[:8], b[:8], 3, seed=1)
+    assert np.array_equal(one, gain.sample_images(x[:8], b[:8], 3, seed=1))  # same seed, same samples
+    gain.sample_images(x[:8], b[:8], 3, seed=2)
+    assert np.array_equal(raw[0], raw[3]) and not np.array_equal(raw[0], raw[6])  # another seed, other noise
+    assert not np.array_equal(raw[0], raw[1])  # and fresh noise for every sample of a call
+    obs = ~b[:8, None]
+    assert np.array_equal(one[:, obs], np.broadcast_to(x[:8][obs], (3, obs.sum())))
+    with pytest.raises(ValueError, match="n_samples"):
+        gain.sample_images(x[:2], b[:2], 0)

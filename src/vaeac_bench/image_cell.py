@@ -2,9 +2,10 @@
 
 The runner calls :func:`compute_image_cell` for datasets of kind ``"image"``. A cell trains the method on the
 official train set (minus the seeded validation part; ``max_train`` in the method's quick budget), then scores
-−log p(x_b | x_{1-b}, b) on a fixed set of test objects (the first ``n_test`` of the official test set) with
-fixed masks (seeded by dataset, mask and split, so every method sees the same ones): IS-S (eq. 18, methods with
-a proposal) and MC-S (eq. 17), mean ± std over objects as table 9 reports. It also times training (total and
+−log p(x_b | x_{1-b}, b) on a fixed set of test objects (:func:`scored_objects`: a seeded sample of ``n_test``
+of the whole official test set, in file order, seeded by dataset only) with fixed masks (seeded by dataset, mask
+and split), so every method sees the same objects and hidden pixels: IS-S (eq. 18, methods with a proposal) and
+MC-S (eq. 17), mean ± std over objects as table 9 reports. It also times training (total and
 per epoch) and the generation of 100 samples for one object (table 5), the same way for every method.
 
 Training checkpoints go to ``$VAEAC_BENCH_CHECKPOINTS`` (else the user cache) under a name that holds the cell's
@@ -36,7 +37,7 @@ class ImageEval:
 
 
 FULL_EVAL = ImageEval()
-#: the gallery every cell saves (figures 1, 2, 8, 11, 12): the first test objects, their fixed masks, S samples
+#: the gallery every cell saves (figures 1, 2, 8, 11, 12): the first scored objects, their fixed masks, S samples
 GALLERY_OBJECTS, GALLERY_SAMPLES = 8, 6
 #: methods the paper runs on MNIST only (table 5's UM, D.4's GAIN, figure 9's VAE): never paired with Omniglot
 MNIST_ONLY = frozenset({"um-image", "gain-image", "gain-original-image", "vae-image-fc"})
@@ -50,6 +51,37 @@ def checkpoint_path(cell: Any, digest: str, root: str | os.PathLike | None = Non
     base = Path(root or os.environ.get(CHECKPOINT_ENV) or cache_dir() / "checkpoints")
     rel = cell.key.relpath()
     return base / rel.parent / f"{rel.stem}_{digest[:12]}.pt"
+
+
+def scored_objects(n_total: int, n_test: int, seed: int) -> np.ndarray:
+    """Indices of the ``n_test`` scored objects of a test set of ``n_total``: a seeded sample without replacement.
+
+    Sorted (file order). ``n_test >= n_total`` scores every object. Omniglot's evaluation file is ordered by
+    character, so its first 1000 objects are 50 of its 659 characters; a sample of the whole file is not.
+    """
+    for name, value, low in (("n_total", n_total, 1), ("n_test", n_test, 1), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    if n_test >= n_total:
+        return np.arange(int(n_total))
+    return np.sort(np.random.default_rng(int(seed)).choice(int(n_total), size=int(n_test), replace=False))
+
+
+def objects_seed(dataset: str) -> int:
+    """The seed of :func:`scored_objects` for ``dataset``: by dataset name only, so every method and split of a
+    dataset scores the same objects."""
+    from .seeding import derive_seed
+
+    return derive_seed("image-test-objects", dataset)
+
+
+def scored_test(dataset: str, test: np.ndarray, n_test: int) -> tuple[np.ndarray, str]:
+    """The scored test objects of ``dataset`` (the image cell's and its MC-10⁴'s) and the rule that chose them."""
+    s = objects_seed(dataset)
+    idx = scored_objects(len(test), n_test, s)
+    rule = (f"all {len(test)} test objects" if len(idx) == len(test)
+            else f"seeded sample of the whole test set ({len(idx)} of {len(test)}, file order), seed {s}")
+    return test[idx], rule
 
 
 def test_masks(dataset: str, mask: str, split: int, images: np.ndarray) -> np.ndarray:
@@ -98,7 +130,7 @@ def compute_image_cell(cell: Any, data_dir: str | os.PathLike | None = None, thr
     ev = QUICK_EVAL if cell.quick else FULL_EVAL
     mask_fn = image_mask(k.mechanism)
     data = load_images(k.dataset, data_dir, seed=k.split)
-    x_test = data.test[: ev.n_test]
+    x_test, selection = scored_test(k.dataset, data.test, ev.n_test)
     b_test = test_masks(k.dataset, k.mechanism, k.split, x_test)
     cell_seed = method_seed(k.dataset, k.method, k.split)
     ck = checkpoint_path(cell, code_digest(k.method), checkpoint_dir)
@@ -127,7 +159,8 @@ def compute_image_cell(cell: Any, data_dir: str | os.PathLike | None = None, thr
         "config_hash": k.config_hash, "quick": cell.quick, "config": cell.config,
         "seeds": {"split": k.split, "method": cell_seed},
         "data": {"n_train": int(info.get("n_train", len(data.train))), "n_val": int(info.get("n_val", len(data.val))),
-                 "n_test": int(len(x_test)), "image_shape": list(data.shape), "mask": k.mechanism,
+                 "n_test": int(len(x_test)), "test_selection": selection, "image_shape": list(data.shape),
+                 "mask": k.mechanism,
                  "hidden_pixels_mean": float(b_test.reshape(len(b_test), -1).sum(1).mean())},
         "eval": vars(ev),
         "network": info.get("network"),

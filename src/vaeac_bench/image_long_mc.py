@@ -3,7 +3,8 @@
 MC-10⁴ needs 100× the decoder passes of MC-10², so the grid's image cells stop at S = 10² and this step adds
 S = 10⁴ afterwards (``run-bench --mc-long N``). It reloads the cell's trained network from the cell's finished
 checkpoint (the best epoch; nothing is retrained: a missing or unfinished checkpoint is refused) and scores the
-first ``N`` of the cell's fixed test objects with the cell's fixed masks. The result goes beside the cell record
+first ``N`` of the cell's fixed test objects (chosen by the cell's own rule: :func:`~.image_cell.scored_test`,
+:func:`~.celeba_cell.nll_objects`) with the cell's fixed masks. The result goes beside the cell record
 as ``<record stem>_mc10000.json``; it names the record's config hash and code digest, so a recomputed cell never
 shows an older network's MC-10⁴ (the tables then say "not computed" until this step runs again).
 """
@@ -44,7 +45,7 @@ def compute_long_mc(cell: Any, record: dict[str, Any], n_objects: int, *, sample
     """MC-``samples`` NLL (17) on the first ``n_objects`` test objects of ``cell``, from its finished checkpoint."""
     from .datasets.image_registry import image_mask
     from .datasets.images import load_images
-    from .image_cell import FULL_EVAL, QUICK_EVAL, _stats, checkpoint_path, test_masks
+    from .image_cell import FULL_EVAL, QUICK_EVAL, _stats, checkpoint_path, scored_test, test_masks
     from .methods import build, seed
     from .provenance import build_provenance, code_digest, is_stale, paths_digest, recorded_digest
     from .resources import PeakRSS, limit_threads
@@ -62,8 +63,7 @@ def compute_long_mc(cell: Any, record: dict[str, Any], n_objects: int, *, sample
     if celeba:  # issue 11: table 9's CelebA column, on the cell's fixed NLL faces and rectangles
         from .celeba_cell import FULL_EVAL as CELEBA_FULL
         from .celeba_cell import QUICK_EVAL as CELEBA_QUICK
-        from .celeba_cell import fixed_test_masks, load_for, train_checkpoint
-        from .datasets.celeba_registry import CELEBA_NLL_MASK
+        from .celeba_cell import load_for, nll_objects, train_checkpoint
 
         if not record.get("nll"):
             raise ValueError(f"{cell.label} scores no NLL (table 9 uses the gfc_train networks)")
@@ -76,12 +76,12 @@ def compute_long_mc(cell: Any, record: dict[str, Any], n_objects: int, *, sample
     if celeba:
         cev = CELEBA_QUICK if cell.quick else CELEBA_FULL
         data = load_for(k.dataset, data_dir, k.split, cell.quick)
-        x_all = data.test[: cev.n_nll]
-        b_all = fixed_test_masks(k.dataset, CELEBA_NLL_MASK, k.split, len(x_all), data.resolution)
+        x_all, b_all = nll_objects(data, k.dataset, k.split, cev.n_nll)
+        selection = f"the first {len(x_all)} test faces"
     else:
         ev = QUICK_EVAL if cell.quick else FULL_EVAL
         data = load_images(k.dataset, data_dir, seed=k.split)
-        x_all = data.test[: ev.n_test]
+        x_all, selection = scored_test(k.dataset, data.test, ev.n_test)  # the cell's objects
         b_all = test_masks(k.dataset, k.mechanism, k.split, x_all)  # the cell's masks: drawn for all its objects
     n = min(int(n_objects), len(x_all))
     cell_seed = method_seed(k.dataset, k.method, k.split)
@@ -105,6 +105,7 @@ def compute_long_mc(cell: Any, record: dict[str, Any], n_objects: int, *, sample
         "mechanism": k.mechanism, "config_hash": k.config_hash, "cell_code_digest": recorded_digest(record),
         "samples": int(samples), "n_objects": int(n),
         "objects": f"the first {n} of the cell's {len(x_all)} test objects",
+        "test_selection": selection,
         "nll": _stats(v),
         "per_object": [float(a) for a in v],
         "timing": {"nll_s": t1 - t0},

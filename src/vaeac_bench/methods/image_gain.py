@@ -9,7 +9,7 @@ The hidden width is 256, as the authors' MNIST code (reference-code-facts §5, `
 
 GAIN has no likelihood, so its cells report no NLL: they give the training time, the 100-sample time and the
 gallery (figure 11). Its samples are GAIN's own outputs: argmax of each pixel's softmax (modified) or the rounded
-sigmoid (original), with fresh generator noise per sample.
+sigmoid (original), with fresh generator noise per sample, drawn on a stream named by ``sample_images``'s seed.
 """
 
 from __future__ import annotations
@@ -89,8 +89,20 @@ class ImageGAIN(ImageMethod):
         raise ValueError("GAIN defines no likelihood of the hidden pixels; it has no NLL estimator")
 
     def sample_images(self, X: np.ndarray, mask: np.ndarray, n_samples: int, seed: int = 0) -> np.ndarray:
-        """``n_samples`` GAIN imputations (S, N, C, H, W), fresh generator noise for each."""
+        """``n_samples`` GAIN imputations (S, N, C, H, W), fresh generator noise for each.
+
+        The noise is drawn from a torch generator seeded from ``seed`` (and the fitted model's seed): the same
+        seed gives the same samples, another seed other ones.
+        """
+        from ..validation import check_matrix
+
         if not hasattr(self, "model_"):
             raise RuntimeError("ImageGAIN is not fitted: call fit_images(train, val, mask_fn) first")
-        out = self.model_.impute(masked_table(X, mask), int(n_samples))
+        if isinstance(n_samples, bool) or not isinstance(n_samples, int | np.integer) or n_samples < 1:
+            raise ValueError(f"n_samples must be an int >= 1, got {n_samples!r}")
+        table = check_matrix(masked_table(X, mask), self.model_.schema_, fitting=False)
+        # GAINImputer.impute always draws on its "impute" stream; this names a stream per seed instead
+        out = np.array(self.model_._impute(table, int(n_samples), seed_key=f"image-samples-{int(seed)}"), dtype=float)
+        observed = ~np.isnan(table)
+        out[:, observed] = table[observed]
         return out.reshape(int(n_samples), len(X), *self.shape_)

@@ -97,10 +97,18 @@ def _figure(figsize: tuple[float, float], ncols: int = 1, nrows: int = 1) -> Ite
 
 
 def save_png(fig: Any, path: Path) -> Path:
-    """Save ``fig`` as a PNG without metadata that changes between runs, atomically."""
+    """Save ``fig`` as a PNG without metadata that changes between runs, atomically; quantised to a 256-colour
+    palette (median cut, no dither: deterministic) so that a wide figure with many lines stays a few tens of KB."""
+    from PIL import Image
+
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
-    atomic_write_bytes(path, buf.getvalue())
+    buf.seek(0)
+    with Image.open(buf) as im:
+        palette = im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    palette.save(out, format="PNG", optimize=True)
+    atomic_write_bytes(path, out.getvalue())
     return path
 
 

@@ -130,8 +130,9 @@ def render_table9(results: list[dict[str, Any]], quick: bool = False) -> str:
               "first N test objects ('(n objects)' where fewer than the cell's); '—' where not computed. "
               "MNIST is binarised at 0.5; the paper's naive Bayes (205 nats) matches a lower threshold, so its "
               "digits were probably thicker than ours (docs/images.md, Binarisation). "
-              "Omniglot's test objects are the first 1000 images of the evaluation set, which is ordered by "
-              "character: 50 of its 659 characters, 20 drawings each, not a sample of all of them (docs/images.md). "
+              "Test objects: a seeded sample of 1000 of the whole test set (the same for every method). Records "
+              "marked 'older code' scored the first 1000 instead; Omniglot's evaluation set is ordered by "
+              "character, so those are 50 of its 659 characters (docs/images.md). "
               "Paper numbers: tables/published.csv."]
     return "\n".join(lines) + "\n"
 
