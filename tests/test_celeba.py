@@ -439,6 +439,9 @@ def test_the_cell_and_its_mc_long_score_the_same_nll_faces(tmp_path, monkeypatch
     record = celeba_cell.compute_celeba_cell(cell, checkpoint_dir=tmp_path)
     long = compute_long_mc(cell, record, 6, samples=4, checkpoint_dir=tmp_path)
     assert len(calls) == 2 and calls[0][0] == calls[1][0]
-    (x0, b0), (x1, b1) = calls[0][1], calls[1][1]
+    (x0, b0, rule0), (x1, b1, rule1) = calls[0][1], calls[1][1]
     assert np.array_equal(x0, x1) and np.array_equal(b0, b1) and np.array_equal(x0, data.test[:len(x0)])
+    # the rule is written once and travels with both results
+    assert record["data"]["nll_selection"] == long["test_selection"] == rule0 == rule1
+    assert rule0.startswith(f"the first {len(x0)} test faces")
     assert record["data"]["n_nll"] == long["n_objects"] == len(x0) == 6

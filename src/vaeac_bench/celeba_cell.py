@@ -81,8 +81,9 @@ def fixed_test_masks(dataset: str, mask: str, split: int, n: int, size: int) -> 
     return image_mask(mask)(n, size, size, rng_for("celeba-test-masks", dataset, mask, split))
 
 
-def nll_objects(data: Any, dataset: str, split: int, n_nll: int) -> tuple[np.ndarray, np.ndarray]:
-    """Table 9's CelebA objects: the first ``n_nll`` test faces and their fixed A.3 rectangles (True = unobserved).
+def nll_objects(data: Any, dataset: str, split: int, n_nll: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """Table 9's CelebA objects: the first ``n_nll`` test faces, their fixed A.3 rectangles (True = unobserved)
+    and the rule that chose them, in words (recorded beside every number scored on them).
 
     The one place that chooses them: the cell's IS-10² / MC-10² and the MC-10⁴ step (:mod:`.image_long_mc`)
     score the same faces under the same masks.
@@ -90,7 +91,8 @@ def nll_objects(data: Any, dataset: str, split: int, n_nll: int) -> tuple[np.nda
     from .datasets.celeba_registry import CELEBA_NLL_MASK
 
     x = data.test[: int(n_nll)]
-    return x, fixed_test_masks(dataset, CELEBA_NLL_MASK, split, len(x), data.resolution)
+    rule = f"the first {len(x)} test faces, {CELEBA_NLL_MASK} masks seeded by dataset and split"
+    return x, fixed_test_masks(dataset, CELEBA_NLL_MASK, split, len(x), data.resolution), rule
 
 
 def train_checkpoint(cell: Any, root: str | os.PathLike | None = None) -> Any:
@@ -141,8 +143,9 @@ def compute_celeba_cell(cell: Any, data_dir: str | os.PathLike | None = None, th
                                "whole": curves["whole"], "hidden": curves["hidden"]}
             t2 = time.perf_counter()
             nll: dict[str, dict[str, float]] = {}
+            nll_selection: str | None = None
             if k.mechanism == "gfc_train" and est.estimators():
-                x_nll, b_nll = nll_objects(data, k.dataset, k.split, ev.n_nll)
+                x_nll, b_nll, nll_selection = nll_objects(data, k.dataset, k.split, ev.n_nll)
                 for kind in est.estimators():
                     s = {"is": ev.is_samples, "mc": ev.mc_samples}.get(kind, 1)
                     name = f"{kind}{s}" if kind in ("is", "mc") else kind
@@ -166,7 +169,7 @@ def compute_celeba_cell(cell: Any, data_dir: str | os.PathLike | None = None, th
                  "describe": data.describe(), "n_train": int(info.get("n_train", len(data.train))),
                  "n_val": int(info.get("n_val", len(data.val))), "n_test": int(len(x_test)),
                  "n_nll": int(min(ev.n_nll, len(data.test))) if nll else 0, "train_mask": k.mechanism,
-                 "nll_mask": CELEBA_NLL_MASK if nll else None},
+                 "nll_mask": CELEBA_NLL_MASK if nll else None, "nll_selection": nll_selection},
         "eval": vars(ev),
         "network": info.get("network"),
         "metrics": metrics,

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from .argcheck import check_int
+
 CHECKPOINT_ENV = "VAEAC_BENCH_CHECKPOINTS"
 
 
@@ -59,9 +61,8 @@ def scored_objects(n_total: int, n_test: int, seed: int) -> np.ndarray:
     Sorted (file order). ``n_test >= n_total`` scores every object. Omniglot's evaluation file is ordered by
     character, so its first 1000 objects are 50 of its 659 characters; a sample of the whole file is not.
     """
-    for name, value, low in (("n_total", n_total, 1), ("n_test", n_test, 1), ("seed", seed, 0)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    n_total, n_test = check_int(n_total, "n_total", 1), check_int(n_test, "n_test", 1)
+    seed = check_int(seed, "seed", 0)
     if n_test >= n_total:
         return np.arange(int(n_total))
     return np.sort(np.random.default_rng(int(seed)).choice(int(n_total), size=int(n_test), replace=False))

@@ -18,10 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .argcheck import check_int
+
 LONG_MC_SCHEMA = "vaeac-bench/image-long-mc/1"
 LONG_MC_SAMPLES = 10_000
 #: the code of this step itself (the record's method code comes on top: its digest names the network's code)
-LONG_MC_CODE = ("image_long_mc.py", "image_nll.py")
+LONG_MC_CODE = ("image_long_mc.py", "image_nll.py", "argcheck.py")
 log = logging.getLogger("vaeac_bench")
 
 
@@ -52,8 +54,7 @@ def compute_long_mc(cell: Any, record: dict[str, Any], n_objects: int, *, sample
     from .runner import method_seed
 
     k = cell.key
-    if isinstance(n_objects, bool) or int(n_objects) < 1:
-        raise ValueError(f"n_objects must be an int >= 1, got {n_objects!r}")
+    check_int(n_objects, "n_objects", 1)
     if record.get("config_hash") != k.config_hash or is_stale(record):
         raise ValueError(f"the record of {cell.label} is not current; recompute the cell (run-bench --datasets "
                          f"{k.dataset} --methods {k.method}) before its MC-{samples}")
@@ -76,8 +77,7 @@ def compute_long_mc(cell: Any, record: dict[str, Any], n_objects: int, *, sample
     if celeba:
         cev = CELEBA_QUICK if cell.quick else CELEBA_FULL
         data = load_for(k.dataset, data_dir, k.split, cell.quick)
-        x_all, b_all = nll_objects(data, k.dataset, k.split, cev.n_nll)
-        selection = f"the first {len(x_all)} test faces"
+        x_all, b_all, selection = nll_objects(data, k.dataset, k.split, cev.n_nll)
     else:
         ev = QUICK_EVAL if cell.quick else FULL_EVAL
         data = load_images(k.dataset, data_dir, seed=k.split)

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from .argcheck import check_int
 from .nn.gaussian import log_normal
 
 
@@ -50,8 +51,7 @@ def _as_images(x: np.ndarray | torch.Tensor, name: str) -> torch.Tensor:
 def _log_likelihood(kind: str, model: LatentModel, x: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor,
                     n_samples: int, generator: torch.Generator | None, batch_size: int,
                     sample_chunk: int) -> np.ndarray:
-    if isinstance(n_samples, bool) or int(n_samples) != n_samples or n_samples < 1:
-        raise ValueError(f"n_samples must be an int >= 1, got {n_samples!r}")
+    check_int(n_samples, "n_samples", 1)
     if batch_size < 1 or sample_chunk < 1:
         raise ValueError(f"batch_size and sample_chunk must be >= 1, got {batch_size}, {sample_chunk}")
     xt, bt = _as_images(x, "x"), _as_images(b, "b")

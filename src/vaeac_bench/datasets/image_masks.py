@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
+from ..argcheck import check_int
+
 MaskGenerator = Callable[[int, int, int, np.random.Generator], np.ndarray]
 
 #: GFC masks O1-O6 at 128x128: (row start, row end, col start, col end), end-exclusive (facts §3, paper table 6).
@@ -37,11 +39,9 @@ _MAX_ROUNDS = 10_000
 
 def check_args(n: int, height: int, width: int, rng: np.random.Generator, min_size: int = 1) -> None:
     """Refuse bad generator arguments with an error naming the argument and the fix."""
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
-        raise ValueError(f"n must be a non-negative int (number of masks), got {n!r}")
-    for name, v in (("height", height), ("width", width)):
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < min_size:
-            raise ValueError(f"{name} must be an int >= {min_size} (image size in pixels), got {v!r}")
+    check_int(n, "n", 0, "number of masks")
+    check_int(height, "height", min_size, "image size in pixels")
+    check_int(width, "width", min_size, "image size in pixels")
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..argcheck import check_int
 from .image_methods import ImageMethod
 
 
@@ -98,8 +99,7 @@ class ImageGAIN(ImageMethod):
 
         if not hasattr(self, "model_"):
             raise RuntimeError("ImageGAIN is not fitted: call fit_images(train, val, mask_fn) first")
-        if isinstance(n_samples, bool) or not isinstance(n_samples, int | np.integer) or n_samples < 1:
-            raise ValueError(f"n_samples must be an int >= 1, got {n_samples!r}")
+        check_int(n_samples, "n_samples", 1)
         table = check_matrix(masked_table(X, mask), self.model_.schema_, fitting=False)
         # GAINImputer.impute always draws on its "impute" stream; this names a stream per seed instead
         out = np.array(self.model_._impute(table, int(n_samples), seed_key=f"image-samples-{int(seed)}"), dtype=float)

@@ -140,7 +140,7 @@ register(MethodSpec(
 
 # --- image inpainting (issue 10): binary MNIST / Omniglot; scored by NLL of the hidden pixels (C, eqs. 17-18) ---
 _IMG_DATA = ("datasets/images.py", "datasets/image_masks.py", "datasets/image_registry.py", "image_cell.py",
-             "image_nll.py")
+             "image_nll.py", "argcheck.py")
 _IMG_VAEAC_CODE = ("methods/image_methods.py", "methods/vaeac/image.py", "nn/conv.py", *_IMG_DATA, *_VAEAC_CODE)
 # quick: a tiny subset (max_train / max_val) and one epoch, for smoke runs and tests
 _IMG_QUICK = {"epochs": 1, "max_train": 128, "max_val": 32, "validation_samples": 5}
@@ -201,7 +201,8 @@ _CELEBA_DATA = ("datasets/celeba.py", "datasets/celeba_registry.py", "datasets/i
                 "datasets/image_registry.py", "celeba_cell.py", "psnr.py")
 #: what a CelebA network's training depends on (its checkpoint name holds this code's digest, celeba_cell.py)
 CELEBA_TRAIN_CODE = ("methods/celeba.py", "methods/celeba_model.py", "methods/vaeac/image.py", "nn/conv.py",
-                     "datasets/celeba.py", "datasets/celeba_registry.py", "datasets/image_masks.py", *_VAEAC_CODE)
+                     "datasets/celeba.py", "datasets/celeba_registry.py", "datasets/image_masks.py", "argcheck.py",
+                     *_VAEAC_CODE)
 _CELEBA_CODE = ("methods/image_methods.py", "image_nll.py", *CELEBA_TRAIN_CODE, *_CELEBA_DATA)
 # CPU budget (docs/celeba.md): the reference code's batch 16 and Adam 2e-4, 1 ResBlock per stage (the code has 4),
 # 20 epochs over all 8000 training faces of the subset (the paper: 50 over 162,770): what one session allowed
