@@ -32,11 +32,11 @@ def median_seconds(fn, min_time: float = 0.2, repeat: int = 7) -> float:
     return statistics.median(t / number for t in timer.repeat(repeat=repeat, number=number))
 
 
-def matmul_gflops(m: int, k: int, n: int) -> float:
-    """One-thread fp32 GFLOP/s of an (m x k) @ (k x n) product."""
+def matmul_gflops(m: int, k: int, n: int, dtype: torch.dtype = torch.float32) -> float:
+    """One-thread GFLOP/s of an (m x k) @ (k x n) product in ``dtype`` (fp32 unless asked)."""
     gen = torch.Generator().manual_seed(0)
-    a, b = torch.randn(m, k, generator=gen), torch.randn(k, n, generator=gen)
-    out = torch.empty(m, n)
+    a, b = torch.randn(m, k, generator=gen).to(dtype), torch.randn(k, n, generator=gen).to(dtype)
+    out = torch.empty(m, n, dtype=dtype)
     return 2 * m * k * n / median_seconds(lambda: torch.mm(a, b, out=out)) / 1e9
 
 
@@ -49,12 +49,12 @@ def counted_flops(fn) -> int:
     return int(counter.get_total_flops())
 
 
-def _step(batch: int):
+def _step(batch: int, bf16: bool = False):
     from .bench_vaeac import TrainStep
 
     single_thread()
     step = TrainStep()
-    step.setup("fast", "cpu", False)
+    step.setup("fast", "cpu", bf16)
     if batch != 64:
         def run() -> None:
             idx = torch.randint(0, len(step.data), (batch,), generator=step.gen)
@@ -62,7 +62,8 @@ def _step(batch: int):
 
             b = step.data[idx]
             m = draw_mask(b.missing, 0.2, step.gen)
-            loss = step.model.loss(b, m, step.gen)
+            with torch.autocast(device_type="cpu", dtype=torch.bfloat16, enabled=bf16):
+                loss = step.model.loss(b, m, step.gen)
             step.opt.zero_grad(set_to_none=True)
             loss.backward()
             step.opt.step()
@@ -162,12 +163,11 @@ def measure() -> dict[str, float]:
         out[f"step_mflop[{batch}]"] = s.flops / 1e6
         out[f"step_ms[{batch}]"] = sec * 1e3
         out[f"step_gflops[{batch}]"] = s.flops / sec / 1e9
-    # prototype, benchmark-only: the same step under bf16 autocast (bench_vaeac.TrainStep's bf16 switch)
-    from .bench_vaeac import TrainStep
-
-    bf = TrainStep()
-    bf.setup("fast", "cpu", True)
-    out["step_ms_bf16[64]"] = median_seconds(bf.step) * 1e3
+    # benchmark-only: the same steps under bf16 autocast (bench_vaeac.TrainStep's bf16 switch), and the bf16
+    # matmul rate they can reach (native on CPUs with AVX-512-BF16 / AMX, emulated and slower elsewhere)
+    for batch in StepEfficiency.params[0]:
+        out[f"step_ms_bf16[{batch}]"] = median_seconds(_step(batch, bf16=True)) * 1e3
+    out["matmul_gflops_bf16[1024x1024x1024]"] = matmul_gflops(SQUARE, SQUARE, SQUARE, torch.bfloat16)
     imp = ImputeOneRow()
     imp.setup()
     out["impute100_ms"] = imp.track_seconds() * 1e3

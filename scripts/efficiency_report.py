@@ -42,8 +42,15 @@ def render(m: dict[str, float], meta: dict[str, str]) -> str:
         rows.append((f"VAEAC training step, batch {b} ({m[f'step_mflop[{b}]']:.1f} MFLOP, "
                      f"{m[f'step_ms[{b}]']:.2f} ms)", f"{m[f'step_gflops[{b}]']:.1f} GFLOP/s",
                      f"{m[f'step_fraction[{b}]']:.0%}"))
-    rows.append(("VAEAC training step, batch 64, bf16 autocast (prototype)", f"{m['step_ms_bf16[64]']:.2f} ms",
-                 f"x{m['step_ms[64]'] / m['step_ms_bf16[64]']:.2f} vs fp32"))
+    for b in (64, 1024):
+        if f"step_ms_bf16[{b}]" in m:  # measurements before 2026-12-04 have batch 64 only
+            rows.append((f"VAEAC training step, batch {b}, bf16 autocast (benchmark only)",
+                         f"{m[f'step_ms_bf16[{b}]']:.2f} ms", f"x{m[f'step_ms[{b}]'] / m[f'step_ms_bf16[{b}]']:.2f} "
+                         "speed vs fp32"))
+    if "matmul_gflops_bf16[1024x1024x1024]" in m:
+        rows.insert(1, ("bf16 matmul 1024x1024x1024 (not the reference rate)",
+                        f"{m['matmul_gflops_bf16[1024x1024x1024]']:.1f} GFLOP/s",
+                        f"{m['matmul_gflops_bf16[1024x1024x1024]'] / rate:.1f}x the fp32 rate"))
     rows.append((f"100 imputations of one row ({m['impute100_mflop']:.2f} MFLOP)", f"{m['impute100_ms']:.2f} ms",
                  f"{m['impute100_ratio_to_floor']:.1f}x its floor ({m['impute100_floor_ms'] * 1e3:.0f} us)"))
     lines = ["# Compute efficiency of VAEAC on CPU (issue 12 §6)", "",
@@ -71,9 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from benchmarks.bench_efficiency import measure
 
+    from vaeac_bench.provenance import machine
+
     m = measure()
     meta = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "cpu": f"{platform.machine()}, {os.cpu_count()} cores", "conditions": args.conditions,
+            "cpu": f"{machine()['cpu']}, {platform.machine()}, {os.cpu_count()} cores", "conditions": args.conditions,
             "load_average": f"{os.getloadavg()[0]:.1f}"}
     atomic_write(args.out_dir / "efficiency.json", json.dumps({"meta": meta, "measured": m}, indent=1) + "\n")
     atomic_write(args.out_dir / "efficiency.md", render(m, meta))
