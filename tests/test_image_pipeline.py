@@ -51,6 +51,39 @@ def test_pixel_layout_likelihood_is_bernoulli(network: str) -> None:
     assert torch.allclose(got, want, rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("min_prob", [1e-4, 0.0])
+def test_direct_bernoulli_likelihood_equals_the_generic_pixel_layout_path(min_prob: float) -> None:
+    """The binary model's rec_log_prob shortcut computes the tabular guarded categorical likelihood exactly."""
+    from vaeac_bench.methods.vaeac.model import VAEACModel
+
+    model = ImageVAEACModel((1, 8, 8), "fc", FCArch(4, 16), ObjectiveConfig(min_prob=min_prob))
+    g = torch.Generator().manual_seed(3)
+    x = (torch.rand(7, 64, generator=g) < 0.3).float()
+    w = (torch.rand(7, 64, generator=g) < 0.5).float()
+    logits = torch.randn(5, 7, 64, generator=g) * 12  # |l| up to ~40: many pixels beyond the 1e-4 clamp (9.2 nats)
+    params = torch.stack([torch.zeros_like(logits), logits], dim=-1).flatten(-2)  # decode's pixel layout (0, l)
+    want = VAEACModel.rec_log_prob(model, params, x, w)
+    got = model.rec_log_prob(params, x, w)
+    assert got.shape == (5, 7)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-4)
+    if min_prob:  # the guard binds: no pixel costs more than -log(1e-4 / (1 + 1e-4)) nats
+        per_pixel = model.rec_log_prob(params, x, torch.ones_like(w)) / 64
+        assert per_pixel.min() >= -9.3 and torch.isfinite(got).all()
+
+
+def test_gaussian_image_model_keeps_its_own_likelihood() -> None:
+    """CelebA's Gaussian layout is not binary: rec_log_prob falls back to the layout's likelihood."""
+    from vaeac_bench.methods.celeba_model import GaussianImageVAEACModel, celeba_arch
+    from vaeac_bench.methods.vaeac.model import VAEACModel
+
+    model = GaussianImageVAEACModel((3, 64, 64), celeba_arch(64, 1, 4), ObjectiveConfig())
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(2, 3 * 64 * 64, generator=g)
+    params = torch.randn(2, 2 * 3 * 64 * 64, generator=g)
+    w = torch.ones_like(x)
+    torch.testing.assert_close(model.rec_log_prob(params, x, w), VAEACModel.rec_log_prob(model, params, x, w))
+
+
 def test_vaeac_and_gsnn_share_the_hybrid_objective() -> None:
     x = torch.as_tensor(_images(6))
     b = torch.as_tensor(bernoulli(6, 8, 8, np.random.default_rng(1))).float().reshape(6, -1)
