@@ -123,3 +123,19 @@ def test_gsnn_networks_have_no_proposal() -> None:
         BernoulliImageModel(nets).proposal(x, b)
     with pytest.raises(ValueError, match="latent_dim"):
         ConvArch(0)
+
+
+def test_fc_generator_broadcasts_the_row_term_over_samples_as_the_literal_concatenation() -> None:
+    """FCGenerator computes inp(concat(z, cond)) as z·W_zᵀ + (cond·W_cᵀ + b): the same logits, any sample shape."""
+    import torch.nn.functional as F
+
+    nets = FCImageNetworks(8, 8, 4, 32, generator=seeded(5))
+    x = (torch.rand(3, 1, 8, 8, generator=seeded(6)) < 0.3).float()
+    b = (torch.rand(3, 1, 8, 8, generator=seeded(7)) < 0.5).float()
+    _, ctx = nets.run_prior(torch.cat([x * (1 - b), b], dim=1))
+    gen = nets.generator
+    for shape in [(3, 4), (5, 3, 4)]:
+        z = torch.randn(shape, generator=seeded(8))
+        cond = ctx.prior_input.flatten(1).expand(*shape[:-1], -1)
+        want = gen.out(F.leaky_relu(gen.inp(torch.cat([z, cond], dim=-1)))).view(*shape[:-1], 1, 8, 8)
+        torch.testing.assert_close(gen(z, ctx), want, rtol=1e-5, atol=1e-5)
