@@ -63,7 +63,7 @@ class GaussianImageVAEACModel(ImageVAEACModel):
         """
         if generator is None:
             generator = torch.Generator().manual_seed(0)
-        super().__init__(image_shape, "conv", arch, objective, generator=generator, device="cpu")
+        super().__init__(image_shape, "conv", arch, objective, generator=generator, device="cpu", channels_last=False)
         c, h, w = self.image_shape
         self.nets.generator = ConvGenerator(2 * c, h, w, self.arch, out_ch=2 * c)
         he_uniform_(self.nets.generator, generator)

@@ -86,8 +86,13 @@ class ImageVAEACModel(VAEACModel):
 
     def __init__(self, image_shape: tuple[int, int, int], network: str = "conv",
                  arch: ConvArch | FCArch | None = None, objective: ObjectiveConfig | None = None, *,
-                 generator: torch.Generator | None = None, device: torch.device | str = "cpu"):
-        """Build ``network`` ("conv" or "fc") for (C, H, W) images; weights drawn from ``generator``."""
+                 generator: torch.Generator | None = None, device: torch.device | str = "cpu",
+                 channels_last: bool = True):
+        """Build ``network`` ("conv" or "fc") for (C, H, W) images; weights drawn from ``generator``.
+
+        ``channels_last`` stores the conv weights NHWC, as the CelebA model does: a conv MNIST training step
+        ran 1.35x faster on this CPU (213 -> 157 ms, batch 64), computing the same function (docs/images.md).
+        """
         nn.Module.__init__(self)  # VAEACModel.__init__ builds tabular networks; the rest of its state is set here
         if network not in NETWORKS:
             raise ValueError(f"network must be one of {NETWORKS}, got {network!r}")
@@ -113,6 +118,8 @@ class ImageVAEACModel(VAEACModel):
             self.nets = FCImageNetworks(h, w, arch.latent_dim, arch.hidden, channels=c,
                                         with_proposal=arch.with_proposal, generator=generator)
         self.nets.to(device)
+        if network == "conv" and channels_last:
+            self.nets.to(memory_format=torch.channels_last)
         self._lt = self.layout.tensors(device)
 
     def _images(self, flat: torch.Tensor) -> torch.Tensor:
