@@ -175,8 +175,8 @@ def render_table5(results: list[dict[str, Any]], quick: bool = False) -> str:
               "objects with the line mask. 100 samples for one object: VAEAC one batched pass, UM |b| = 700 "
               "sequential network calls (§5.3), timed the same way. The paper's times are from the authors' GPU "
               f"(30 epochs); ours are from this machine's CPU ({', '.join(machines) or 'no record'}), one thread, "
-              "for the epochs run. The machine is shared: cells of different sessions ran under different loads "
-              "(the UM cell under a load of about 15 on 2 cores), so our times compare only within a session. "
+              "for the epochs run. The machine is shared and was replaced between sessions: cells of different "
+              "sessions may have run under different loads and CPUs, so our times compare only within a session. "
               "A training resumed from an earlier run's checkpoint is timed only in part, so it says 'not "
               "measured' rather than print that part."]
     return "\n".join(lines) + "\n"
