@@ -74,3 +74,27 @@ def test_the_device_is_not_part_of_a_cells_identity(tmp_path):
     first = run(cells, tmp_path, device="cpu", progress=False)
     again = run(cells, tmp_path, device="auto", progress=False)  # same cell, whatever the device
     assert first.computed == [cells[0].label] and again.reused == [cells[0].label] and not again.computed
+
+
+def test_a_device_that_misses_the_binary_image_cells_is_said_and_recorded(tmp_path, monkeypatch, caplog):
+    # the binary image cells build their own estimator and do not take --device yet (docs/recompute.md): the run
+    # says so in one warning naming the datasets, and each record says where it really ran
+    import logging
+    import os
+    from pathlib import Path
+
+    data = Path(os.environ.get("VAEAC_BENCH_DATA", "/work/shared/data"))
+    if not (data / "mnist" / "mnist.npz").is_file():
+        pytest.skip("MNIST not in the data dir")
+    monkeypatch.setenv("VAEAC_BENCH_DATA", str(data))
+    cells = plan(["mnist"], ["naive-bayes-image"], [0], "mnist_line", 0.0, 1, True)
+    with caplog.at_level(logging.WARNING, logger=runner.log.name):
+        run(cells, tmp_path, device="auto", progress=False)
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "--device auto does not reach the binary image cells (mnist)" in warned[0]
+    prov = json.loads(next(tmp_path.rglob("*.json")).read_text())["provenance"]
+    assert prov["device"] == "cpu"
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger=runner.log.name):
+        run(cells, tmp_path / "cpu", device="cpu", progress=False)  # asked for the CPU: nothing to say
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]

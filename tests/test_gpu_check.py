@@ -1,0 +1,70 @@
+"""The prepared GPU check (scripts/gpu_check.py): its report keeps every finished step, records a failed step's
+error without stopping, skips steps past its deadline, and (slow) runs end to end on the CPU."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("gpu_check", REPO / "scripts" / "gpu_check.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_report_keeps_finished_steps_and_records_failures_and_deadlines(tmp_path):
+    gc = _load()
+    out = tmp_path / "t.json"
+    rep = gc.Report(out, deadline_s=3600, meta={"environment": {"device": "cpu"}})
+    assert json.loads(out.read_text())["steps"] == {}  # written before any step: a kill loses nothing started
+
+    def boom():
+        raise RuntimeError("Expected a 'cuda' device type for generator but found 'cpu'")
+
+    assert rep.step("ok", lambda: {"seconds": 1.5}) == {"seconds": 1.5}
+    assert rep.step("broken", boom) is None
+    assert rep.step("after", lambda: {"seconds": 2.0}) == {"seconds": 2.0}  # a failure does not stop the rest
+    rep.deadline = -1.0
+    assert rep.step("late", lambda: {"seconds": 9.0}) is None
+    steps = json.loads(out.read_text())["steps"]
+    assert steps["ok"] == {"seconds": 1.5} and steps["after"] == {"seconds": 2.0}
+    assert steps["broken"]["error"].startswith("RuntimeError: Expected a 'cuda' device type")
+    assert steps["late"]["skipped"].startswith("deadline of -1 s passed")
+    assert not list(tmp_path.glob(".*.tmp"))  # the atomic write leaves no temp file behind
+
+
+def test_cuda_asked_where_there_is_none_is_refused(tmp_path, monkeypatch):
+    gc = _load()
+    monkeypatch.setattr(gc.torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit) as exit_:
+        gc.main(["--device", "cuda", "--out", str(tmp_path / "t.json")])
+    assert exit_.value.code == 2 and not (tmp_path / "t.json").exists()
+
+
+@pytest.mark.slow
+def test_the_check_runs_end_to_end_on_the_cpu(tmp_path):
+    data = Path(os.environ.get("VAEAC_BENCH_DATA", REPO.parent / "shared" / "data"))
+    if not (data / "mnist" / "mnist.npz").is_file():
+        pytest.skip("MNIST not in the data dir")
+    out = tmp_path / "t.json"
+    subprocess.run([sys.executable, str(REPO / "scripts" / "gpu_check.py"), "--device", "cpu", "--epochs", "1",
+                    "--max-train", "256", "--n-test", "16", "--mc-long", "4", "--repeats", "3", "--out", str(out)],
+                   check=True, env=os.environ | {"VAEAC_BENCH_DATA": str(data)}, capture_output=True)
+    rep = json.loads(out.read_text())
+    assert set(rep["steps"]) == {"fc_vaeac_fit", "fc_vaeac_is100", "fc_vaeac_mc100", "fc_vaeac_100_samples",
+                                 "fc_vaeac_mc10000", "conv_vaeac_one_epoch"}
+    assert not [k for k, v in rep["steps"].items() if "error" in v or "skipped" in v]
+    assert rep["steps"]["fc_vaeac_fit"]["epochs_run"] == 1 and rep["data"]["n_train"] == 256
+    assert rep["steps"]["fc_vaeac_100_samples"]["median_s"] > 0 and "sample_images_s" in rep["steps"][
+        "fc_vaeac_100_samples"]  # on the CPU the estimator's own call works
+    assert rep["environment"]["device"] == "cpu" and rep["finished"]
