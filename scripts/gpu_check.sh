@@ -22,7 +22,7 @@ ASV_BENCH="${ASV_BENCH:-bench_vaeac.TrainStep|bench_vaeac.Imputation|bench_image
 export PYTHONUNBUFFERED=1 VAEAC_BENCH_DATA="${VAEAC_BENCH_DATA:-$PWD/.gpudata}"
 PY="${PY:-python3}"
 DEVICE="${DEVICE:-cuda}"  # DEVICE=cpu with small GPU_CHECK_ARGS tries the whole script on a CPU machine
-GPU_CHECK_ARGS="${GPU_CHECK_ARGS:---deadline 120 --mc-long 100}"
+GPU_CHECK_ARGS="${GPU_CHECK_ARGS:---deadline 110 --mc-long 100}"
 
 # the package and asv, into this Python without an index (a bare machine reaches nothing): a .pth file makes
 # them importable in every process, asv's benchmark processes too
@@ -33,30 +33,33 @@ if compgen -G ".whl/*.whl" > /dev/null; then
 fi
 echo "$PWD/src" > "$SITE.pth.txt"
 [ -d "$SITE" ] && echo "$SITE" >> "$SITE.pth.txt"
-cp "$SITE.pth.txt" "$($PY -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/vaeac_bench_gpu.pth"
+cp "$SITE.pth.txt" "$($PY -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/vaeac_bench_gpu.pth" \
+    || echo "site-packages not writable: PYTHONPATH alone carries the package"
+export PYTHONPATH="$PWD/src:$SITE${PYTHONPATH:+:$PYTHONPATH}"
 
 { date -u; nvidia-smi; $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda,
 torch.cuda.get_device_name() if torch.cuda.is_available() else 'NO CUDA')"; nproc; } > "$OUT/env.txt" 2>&1
 status=0
 
 echo "== tests"
-timeout 75 $PY -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_device.py \
+timeout 90 $PY -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_device.py \
     > "$OUT/pytest_cuda.log" 2>&1 || status=1
 tail -3 "$OUT/pytest_cuda.log"
 
 echo "== table 5/9 timings"
 # shellcheck disable=SC2086
-timeout 170 $PY scripts/gpu_check.py --device "$DEVICE" --out "$OUT/gpu_timings.json" $GPU_CHECK_ARGS \
+timeout 160 $PY scripts/gpu_check.py --device "$DEVICE" --out "$OUT/gpu_timings.json" $GPU_CHECK_ARGS \
     > "$OUT/gpu_check.log" 2>&1 || status=1
 tail -5 "$OUT/gpu_check.log"
 
 echo "== asv"
 if $PY -c "import asv" 2> /dev/null && command -v git > /dev/null; then
-    # asv reads commits from git; the device's copy of the tree has none, so commit a snapshot and re-key the
-    # result to the real commit afterwards (results are keyed by commit hash and date only)
+    # asv reads commits from git; the device's copy of the tree has none. Its existing environment runs the
+    # benchmarks from this tree and builds nothing, so an empty commit gives asv a hash, and the result is
+    # re-keyed to the real commit afterwards (asv keys results by commit hash and date only)
     if ! git rev-parse HEAD > /dev/null 2>&1; then
-        git init -q . && git add -A > /dev/null 2>&1 && \
-            git -c user.name=gpu-check -c user.email=gpu-check@localhost commit -qm "snapshot of $COMMIT"
+        git init -q -b main . && git -c user.name=gpu-check -c user.email=gpu-check@localhost \
+            commit -q --allow-empty -m "stands for $COMMIT"
     fi
     snap="$(git rev-parse HEAD)"
     $PY -m asv machine --yes --machine "$MACHINE" --cpu "$(nproc) cores (device host)" \

@@ -17,8 +17,10 @@ from vaeac_bench.runner import plan, run
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (run on a GPU machine)")
 
 IMAGE_OR_FACE = set(GROUPS["images"]) | set(GROUPS["celeba"])
-NEURAL_TABULAR = [m for m in resolve("all") if m not in IMAGE_OR_FACE
-                  and "device" in inspect.signature(get(m).load_class()).parameters]
+_NEURAL = [m for m in resolve("all") if m not in IMAGE_OR_FACE
+           and "device" in inspect.signature(get(m).load_class()).parameters]
+#: one registered method per neural tabular class, and the two configurations of each class that differ in kind
+NEURAL_TABULAR = sorted(set({get(m).target: m for m in reversed(_NEURAL)}.values()) | {"gsnn", "vaeac-default"})
 
 
 def test_every_neural_tabular_method_runs_a_cell_on_cuda_and_says_so(tmp_path):
