@@ -22,7 +22,7 @@ ASV_BENCH="${ASV_BENCH:-bench_vaeac.TrainStep|bench_vaeac.Imputation|bench_image
 export PYTHONUNBUFFERED=1 VAEAC_BENCH_DATA="${VAEAC_BENCH_DATA:-$PWD/.gpudata}"
 PY="${PY:-python3}"
 DEVICE="${DEVICE:-cuda}"  # DEVICE=cpu with small GPU_CHECK_ARGS tries the whole script on a CPU machine
-GPU_CHECK_ARGS="${GPU_CHECK_ARGS:---deadline 110 --mc-long 100}"
+GPU_CHECK_ARGS="${GPU_CHECK_ARGS:---deadline 170 --mc-long 100}"
 
 # the package and asv, into this Python without an index (a bare machine reaches nothing): a .pth file makes
 # them importable in every process, asv's benchmark processes too
@@ -42,13 +42,13 @@ torch.cuda.get_device_name() if torch.cuda.is_available() else 'NO CUDA')"; npro
 status=0
 
 echo "== tests"
-timeout 90 $PY -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_device.py \
+timeout "${PYTEST_TIMEOUT:-120}" $PY -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_device.py \
     > "$OUT/pytest_cuda.log" 2>&1 || status=1
 tail -3 "$OUT/pytest_cuda.log"
 
 echo "== table 5/9 timings"
 # shellcheck disable=SC2086
-timeout 160 $PY scripts/gpu_check.py --device "$DEVICE" --out "$OUT/gpu_timings.json" $GPU_CHECK_ARGS \
+timeout "${CHECK_TIMEOUT:-240}" $PY scripts/gpu_check.py --device "$DEVICE" --out "$OUT/gpu_timings.json" $GPU_CHECK_ARGS \
     > "$OUT/gpu_check.log" 2>&1 || status=1
 tail -5 "$OUT/gpu_check.log"
 
@@ -64,7 +64,7 @@ if $PY -c "import asv" 2> /dev/null && command -v git > /dev/null; then
     snap="$(git rev-parse HEAD)"
     $PY -m asv machine --yes --machine "$MACHINE" --cpu "$(nproc) cores (device host)" \
         --os "$(uname -sr)" --ram "$(free -g | awk '/Mem:/ {print $2}')GB" > "$OUT/asv.log" 2>&1
-    timeout 90 $PY -m asv run -E "existing:$(command -v $PY)" --set-commit-hash "$snap" --machine "$MACHINE" \
+    timeout "${ASV_TIMEOUT:-150}" $PY -m asv run -E "existing:$(command -v $PY)" --set-commit-hash "$snap" --machine "$MACHINE" \
         -b "$ASV_BENCH" -a repeat=5 --show-stderr >> "$OUT/asv.log" 2>&1 || status=1
     $PY - "$MACHINE" "$snap" "$COMMIT" "${COMMIT_DATE:-0}" "$OUT" <<'EOF' >> "$OUT/asv.log" 2>&1 || status=1
 import json, shutil, sys
