@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The prepared GPU check (issue 12 §3): one run on a lent GPU machine, about 5 minutes, so that a session's 15
-# device minutes leave room to run it again. Prepare here with `bash scripts/gpu_prepare.sh` (it prints the exact
+# The prepared GPU check (issue 12 §3): one run on a lent GPU machine, about 5-6 minutes (first lent run,
+# 2026-12-04: tests 24 s, timings 150 s). Prepare here with `bash scripts/gpu_prepare.sh` (it prints the exact
 # device call). On the device, from the repository root, with OUT set by the device tool:
 #
 #   COMMIT=<hash> COMMIT_DATE=<unix seconds> bash scripts/gpu_check.sh
@@ -18,7 +18,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 COMMIT="${COMMIT:-unknown}"
 MACHINE="${MACHINE:-device-h200}"
-ASV_BENCH="${ASV_BENCH:-bench_vaeac.TrainStep|bench_vaeac.Imputation|bench_images.ImageTrainStep}"
+# only the CUDA parameter combinations (asv matches -b against "name(param, ...)" with repr'd params): the CPU
+# ones on the device's 16-core host took the first lent run past 390 s before any result was saved
+ASV_BENCH="${ASV_BENCH:-^bench_(vaeac\.(TrainStep|Imputation)|images\.ImageTrainStep)\..*\(.*'cuda'.*\)$}"
 export PYTHONUNBUFFERED=1 VAEAC_BENCH_DATA="${VAEAC_BENCH_DATA:-$PWD/.gpudata}"
 PY="${PY:-python3}"
 DEVICE="${DEVICE:-cuda}"  # DEVICE=cpu with small GPU_CHECK_ARGS tries the whole script on a CPU machine
@@ -36,24 +38,34 @@ echo "$PWD/src" > "$SITE.pth.txt"
 cp "$SITE.pth.txt" "$($PY -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/vaeac_bench_gpu.pth" \
     || echo "site-packages not writable: PYTHONPATH alone carries the package"
 export PYTHONPATH="$PWD/src:$SITE${PYTHONPATH:+:$PYTHONPATH}"
+# asv discards PYTHONPATH in its benchmark processes unless ASV_PYTHONPATH names it (asv/environment.py); the
+# .pth file alone did not reach them on the H200 (first lent run, 2026-12-04)
+export ASV_PYTHONPATH="$PYTHONPATH"
+STEPS="${STEPS:-tests timings asv}"  # a re-run can take only the steps that failed, e.g. STEPS=asv
 
 { date -u; nvidia-smi; $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda,
 torch.cuda.get_device_name() if torch.cuda.is_available() else 'NO CUDA')"; nproc; } > "$OUT/env.txt" 2>&1
 status=0
 
+if [[ " $STEPS " == *" tests "* ]]; then
 echo "== tests"
 timeout "${PYTEST_TIMEOUT:-120}" $PY -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_device.py \
     > "$OUT/pytest_cuda.log" 2>&1 || status=1
 tail -3 "$OUT/pytest_cuda.log"
+fi
 
+if [[ " $STEPS " == *" timings "* ]]; then
 echo "== table 5/9 timings"
 # shellcheck disable=SC2086
 timeout "${CHECK_TIMEOUT:-240}" $PY scripts/gpu_check.py --device "$DEVICE" --out "$OUT/gpu_timings.json" $GPU_CHECK_ARGS \
     > "$OUT/gpu_check.log" 2>&1 || status=1
 tail -5 "$OUT/gpu_check.log"
+fi
 
 echo "== asv"
-if $PY -c "import asv" 2> /dev/null && command -v git > /dev/null; then
+if [[ " $STEPS " != *" asv "* ]]; then
+    :
+elif $PY -c "import asv" 2> /dev/null && command -v git > /dev/null; then
     # asv reads commits from git; the device's copy of the tree has none. Its existing environment runs the
     # benchmarks from this tree and builds nothing, so an empty commit gives asv a hash, and the result is
     # re-keyed to the real commit afterwards (asv keys results by commit hash and date only)

@@ -28,5 +28,5 @@ echo "working tree ${tree_mb} MiB + carried ${carry_mb} MiB (the device takes 64
 echo
 echo "device call (timeout leaves a re-run inside the session's 15 device minutes):"
 echo "  run(command=\"COMMIT=$(git rev-parse HEAD) COMMIT_DATE=$(git log -1 --format=%ct) bash scripts/gpu_check.sh\","
-echo "      carry=[\".whl\", \".gpudata\"], timeout_s=420)"
+echo "      carry=[\".whl\", \".gpudata\"], timeout_s=480)"
 echo "then commit what comes back as docs/performance.md (\"When a GPU is lent\") says, and call give_back."

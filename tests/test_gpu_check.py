@@ -68,3 +68,51 @@ def test_the_check_runs_end_to_end_on_the_cpu(tmp_path):
     assert rep["steps"]["fc_vaeac_100_samples"]["median_s"] > 0 and "sample_images_s" in rep["steps"][
         "fc_vaeac_100_samples"]  # on the CPU the estimator's own call works
     assert rep["environment"]["device"] == "cpu" and rep["finished"]
+
+
+def _asv_names(bench: str, params: tuple[list[str], ...]) -> list[str]:
+    """The parametrised names asv matches ``-b`` against: ``name(param, ...)`` with each param repr'd."""
+    import itertools
+
+    return [f"{bench}({', '.join(repr(v) for v in combo)})" for combo in itertools.product(*params)]
+
+
+def test_the_asv_selection_takes_only_the_cuda_combinations():
+    import re
+
+    text = (REPO / "scripts" / "gpu_check.sh").read_text()
+    regex = re.search(r'ASV_BENCH="\$\{ASV_BENCH:-(.*)\}"', text).group(1).replace("\\\\", "\\")
+    dev = ["cpu", "cuda"]
+    names = (_asv_names("bench_vaeac.TrainStep.time_train_step", (["fast", "reference"], dev, [False, True]))
+             + _asv_names("bench_vaeac.Imputation.time_impute_10", (dev,))
+             + _asv_names("bench_images.ImageTrainStep.peakmem_train_step", (["mnist-fc"], dev)))
+    picked = [n for n in names if re.search(regex, n)]
+    assert picked and all("'cuda'" in n for n in picked)
+    assert len(picked) == sum("'cuda'" in n for n in names)  # every CUDA combination of the three suites
+    assert not re.search(regex, "bench_vaeac.Fit.time_fit('fast')")
+
+
+def test_table5_gets_a_column_from_the_latest_gpu_check_and_ignores_cpu_reports(tmp_path):
+    from vaeac_bench.tables.images import gpu_checks, render_table5
+
+    gpu_dir = tmp_path / "gpu"
+    gpu_dir.mkdir()
+    steps = {"fc_vaeac_fit": {"fit_s": 114.8, "fit_wall_s": 119.4, "epochs_run": 30},
+             "fc_vaeac_is100": {"mean": 73.93, "std": 24.1},
+             "fc_vaeac_100_samples": {"median_s": 0.00054, "repeats": 20}}
+    for name, device, started in (("a.json", "cuda", "2026-12-01"), ("b.json", "cuda", "2026-12-04"),
+                                  ("c.json", "cpu", "2026-12-05")):
+        env = {"device": device, "gpu": "NVIDIA H200", "torch": "2.11.0", "cuda": "13.0"}
+        (gpu_dir / name).write_text(json.dumps({"started": started, "environment": env, "steps": steps}))
+    (gpu_dir / "d.log").write_text("not a report")
+    checks = gpu_checks(tmp_path)
+    assert [c["file"] for c in checks] == ["a.json", "b.json"]  # oldest first; the CPU try-out is no GPU result
+    text = render_table5([], gpu=checks[-1])
+    row = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in text.splitlines()
+           if line.startswith("| ") and "---" not in line}
+    gpu_col = row[""].index("VAEAC FC (ours, GPU)")
+    assert row["Negative log-likelihood"][gpu_col] == "74 ± 24"
+    assert row["Training time"][gpu_col] == "115 s (30 epochs)"
+    assert row["100 samples for one object"][gpu_col] == "0.54 ms"
+    assert "NVIDIA H200" in text and "results/gpu/b.json" in text
+    assert "no GPU lent yet" in render_table5([])

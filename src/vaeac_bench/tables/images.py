@@ -8,6 +8,7 @@ and gets its own column, never beside the paper's Omniglot (105×105) numbers.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -137,13 +138,49 @@ def render_table9(results: list[dict[str, Any]], quick: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_table5(results: list[dict[str, Any]], quick: bool = False) -> str:
-    """Table 5: VAEAC vs UM on MNIST (NLL, training time, 100-sample time), ours beside the paper's."""
+def gpu_checks(results_dir: str | Path) -> list[dict[str, Any]]:
+    """The committed GPU check reports (``results/gpu/*.json``, scripts/gpu_check.py on a lent CUDA machine), oldest
+    first. They are timings of the registered table-5 network on a named GPU, not cells: no config hash."""
+    out = []
+    for path in sorted((Path(results_dir) / "gpu").glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        env = data.get("environment") if isinstance(data, dict) else None
+        if isinstance(env, dict) and str(env.get("device", "")).startswith("cuda") and "steps" in data:
+            out.append(data | {"file": path.name})
+    return sorted(out, key=lambda d: str(d.get("started", "")))
+
+
+def _gpu_cell(check: dict[str, Any] | None, what: str) -> str:
+    """One table-5 cell of the latest GPU check: IS-10² NLL, the fit's time and epochs, or the 100-draw median."""
+    if check is None:
+        return "no GPU lent yet"
+    steps = check.get("steps") or {}
+    step = steps.get({"nll": "fc_vaeac_is100", "train": "fc_vaeac_fit", "sample": "fc_vaeac_100_samples"}[what])
+    if not step or "error" in step or "skipped" in step:
+        return "—"
+    if what == "nll":
+        return _fmt(step["mean"], step.get("std"))
+    if what == "train":
+        return f"{step.get('fit_s') or step['fit_wall_s']:.0f} s ({step.get('epochs_run')} epochs)"
+    return f"{1000 * step['median_s']:.2f} ms"
+
+
+def render_table5(results: list[dict[str, Any]], quick: bool = False,
+                  gpu: dict[str, Any] | None = None) -> str:
+    """Table 5: VAEAC vs UM on MNIST (NLL, training time, 100-sample time), ours beside the paper's.
+
+    ``gpu`` is the latest GPU check report (``gpu_checks``): its FC VAEAC gets a column of its own, since the
+    paper's times are from a GPU and our cells' from a CPU.
+    """
     lines = ["# Table 5: VAEAC and UM on MNIST", ""]
     if quick:
         lines += ["**Quick run: tiny budgets, not comparable to the paper.**", ""]
-    lines += ["| | VAEAC conv (ours) | VAEAC FC (ours) | VAEAC (paper) | UM (ours) | UM (paper) |",
-              "|---|---|---|---|---|---|"]
+    lines += ["| | VAEAC conv (ours) | VAEAC FC (ours) | VAEAC FC (ours, GPU) | VAEAC (paper) | UM (ours) "
+              "| UM (paper) |",
+              "|---|---|---|---|---|---|---|"]
     by = {m: next((r for r in results if r["dataset"] == "mnist" and r["method"] == m), None)
           for m in ("vaeac-image", "vaeac-image-fc", "um-image")}
 
@@ -168,6 +205,7 @@ def render_table5(results: list[dict[str, Any]], quick: bool = False) -> str:
     for label, what, metric in (("Negative log-likelihood", "nll", "nll"), ("Training time", "train", "train_s"),
                                 ("100 samples for one object", "sample", "sample100_s")):
         lines.append(f"| {label} | {cell(by['vaeac-image'], what)} | {cell(by['vaeac-image-fc'], what)} | "
+                     f"{_gpu_cell(gpu, what)} | "
                      f"{_paper('5', 'mnist', 'vaeac-image', metric)} | {cell(by['um-image'], what)} | "
                      f"{_paper('5', 'mnist', 'um-image', metric)} |")
     machines = sorted({str((r.get("provenance") or {}).get("machine", {}).get("cpu", "?")) for r in by.values() if r})
@@ -179,6 +217,16 @@ def render_table5(results: list[dict[str, Any]], quick: bool = False) -> str:
               "sessions may have run under different loads and CPUs, so our times compare only within a session. "
               "A training resumed from an earlier run's checkpoint is timed only in part, so it says 'not "
               "measured' rather than print that part."]
+    if gpu is not None:
+        env = gpu.get("environment") or {}
+        fit = (gpu.get("steps") or {}).get("fc_vaeac_fit") or {}
+        lines += ["", f"GPU column: the registered FC VAEAC (`vaeac-image-fc`, {fit.get('epochs_run', '?')} epochs) "
+                  f"trained and timed by `scripts/gpu_check.py` on an {env.get('gpu', '?')} (torch "
+                  f"{env.get('torch', '?')}, CUDA {env.get('cuda', '?')}), {str(gpu.get('started', '?'))[:10]}, "
+                  f"results/gpu/{gpu['file']}; the same scored objects and masks as the CPU cells, but not a cell "
+                  "itself (its network was trained again on the GPU). 100 samples: the median of "
+                  f"{(gpu['steps'].get('fc_vaeac_100_samples') or {}).get('repeats', '?')} synchronised draws "
+                  "after a warm-up. UM has no GPU path (docs/performance.md)."]
     return "\n".join(lines) + "\n"
 
 
@@ -189,7 +237,8 @@ def render_image_tables(results_dir: str | Path, reports_dir: str | Path, quick:
     results = current_image_results(results_dir, quick)
     attach_long_mc(results, results_dir)  # table 9's MC-10⁴ (run-bench --mc-long), where computed
     out = []
-    for name, text in (("table5.md", render_table5(results, quick)), ("table9.md", render_table9(results, quick))):
+    gpu = None if quick else next(reversed(gpu_checks(results_dir)), None)
+    for name, text in (("table5.md", render_table5(results, quick, gpu)), ("table9.md", render_table9(results, quick))):
         path = Path(reports_dir) / name
         atomic_write_text(path, text)
         out.append(path)
