@@ -148,9 +148,26 @@ def test_fit_info_counts_iterations_and_reports_the_held_out_error(data, tmp_pat
 
 def test_ties_keep_the_earliest_iteration(data, monkeypatch):
     _, Xo, schema = data
-    monkeypatch.setattr(GAINImputer, "_validation_score", lambda self, X, held, encoded=None: 0.25)
+    monkeypatch.setattr(GAINImputer, "_validation_score", lambda self, X, encoded=None: 0.25)
     m = GAINImputer(iterations=60, eval_every=20, random_state=0).fit(Xo, schema)
     assert m.best_iteration_ == 20 and m.validation_score_ == 0.25
+
+
+def test_validation_imputes_only_rows_with_held_out_cells_and_scales_by_the_whole_column(data):
+    _, Xo, schema = data
+    m = GAINImputer(iterations=20, eval_every=10, random_state=0).fit(Xo, schema)
+    rng = np.random.default_rng(1)
+    X_train, held = m._hold_out(Xo, rng)
+    rows = m._validation_rows(X_train, held)
+    assert set(rows) == set(np.flatnonzero(held.any(axis=1))) and len(rows) < len(Xo)  # fewer rows imputed
+    for j, cells, truth, is_cat, sd in m._held_columns:
+        np.testing.assert_array_equal(truth, Xo[rows, j][cells])  # the hidden true values, row order kept
+        np.testing.assert_array_equal(cells, held[rows, j])
+        assert sd == (0.0 if is_cat else float(np.nanstd(X_train[:, j])))  # the std of every training row
+    # a perfect imputation of the held cells scores 0
+    X_rows = X_train[rows]
+    m._impute = lambda X, n, seed_key="impute", encoded=None: np.where(held[rows], Xo[rows], 0.0)[None]
+    assert m._validation_score(X_rows) == 0.0
 
 
 def test_checkpoint_resume_equals_an_uninterrupted_fit(data, tmp_path, monkeypatch):
@@ -293,3 +310,16 @@ def test_bad_data_is_named(data):
         m.impute(Xo[:, :4])
     with pytest.raises(RuntimeError, match="not fitted"):
         GAINImputer().impute(Xo)
+
+
+def test_a_named_stream_gives_its_own_reproducible_draws(data):
+    _, Xo, schema = data
+    m = GAINImputer(iterations=20, eval_every=10, random_state=0).fit(Xo, schema)
+    default = m.impute(Xo, n=2)
+    np.testing.assert_array_equal(default, m.impute(Xo, n=2, stream="impute"))  # the default stream by name
+    a, b = m.impute(Xo, n=2, stream="gallery-1"), m.impute(Xo, n=2, stream="gallery-1")
+    np.testing.assert_array_equal(a, b)
+    assert missing_differs(a, default, Xo) and missing_differs(a, m.impute(Xo, n=2, stream="gallery-2"), Xo)
+    np.testing.assert_array_equal(default, m.impute(Xo, n=2))  # a named call leaves the default stream as it was
+    with pytest.raises(ValueError, match="stream must be a non-empty string"):
+        m.impute(Xo, n=1, stream="")

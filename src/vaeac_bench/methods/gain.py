@@ -23,6 +23,7 @@ draws and Adam updates, equal to autograd's gradients to float32 rounding (``doc
 from __future__ import annotations
 
 import json
+import math
 import os
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -33,6 +34,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from ..encoding import one_hot, widths
+from ..fpenv import flush_denormals
 from ..nn.harness import LoopState, fit_loop, resolve_device
 from ..schema import Schema
 from ..seeding import derive_seed
@@ -82,27 +84,86 @@ def mlp_forward_saved(net: nn.Sequential, x: torch.Tensor) -> tuple[torch.Tensor
 
 
 def mlp_backward(net: nn.Sequential, x: torch.Tensor, r1: torch.Tensor, r2: torch.Tensor, d_out: torch.Tensor,
-                 input_cols: int = 0, params: bool = True) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+                 input_cols: int = 0, params: bool = True,
+                 out: list[torch.Tensor] | None = None) -> tuple[list[torch.Tensor], torch.Tensor | None]:
     """Backward pass of :func:`mlp_forward_saved`: the parameter gradients (in ``net.parameters()`` order; empty
-    when ``params`` is False) and the gradient of the first ``input_cols`` input columns (None when 0)."""
+    when ``params`` is False) and the gradient of the first ``input_cols`` input columns (None when 0).
+
+    ``out`` (one contiguous tensor per parameter, e.g. :attr:`FlatAdam.grads`) receives the parameter gradients
+    in place, so no step allocates them."""
     l0, _, l1, _, l2 = net
     d_z2 = torch.ops.aten.threshold_backward(d_out @ l2.weight, r2, 0)
     d_z1 = torch.ops.aten.threshold_backward(d_z2 @ l1.weight, r1, 0)
-    grads = [d_z1.t() @ x, d_z1.sum(0), d_z2.t() @ r1, d_z2.sum(0), d_out.t() @ r2, d_out.sum(0)] if params else []
+    grads: list[torch.Tensor] = []
+    if params and out is None:
+        grads = [d_z1.t() @ x, d_z1.sum(0), d_z2.t() @ r1, d_z2.sum(0), d_out.t() @ r2, d_out.sum(0)]
+    elif params:
+        for (a, b), o in zip(((d_z1, x), (d_z2, r1), (d_out, r2)), (out[0::2]), strict=True):
+            torch.mm(a.t(), b, out=o)
+        for a, o in zip((d_z1, d_z2, d_out), out[1::2], strict=True):
+            torch.sum(a, 0, out=o)
+        grads = out
     return grads, (d_z1 @ l0.weight[:, :input_cols] if input_cols else None)
 
 
-def set_grads(params: list[torch.Tensor], grads: list[torch.Tensor]) -> None:
-    """Hand computed gradients to the optimiser (``.grad`` of each parameter)."""
-    for p, g in zip(params, grads, strict=True):
-        p.grad = g
+class FlatAdam:
+    """Adam (Kingma & Ba 2015; ``torch.optim.Adam``'s update rule and defaults) over one flat buffer that holds every
+    parameter of a network, with a flat gradient buffer to write into (:attr:`grads`, one view per parameter).
+
+    GAIN's networks are a few ten thousand weights: ``torch.optim.Adam`` spent more time in its per-step Python and
+    per-tensor dispatch than in the update (issue 12 §5); here a step is five in-place ops on one tensor each.
+    The parameters become views of the buffer, so the module's own ``state_dict`` and ``load_state_dict`` still
+    work. ``state_dict`` / ``load_state_dict`` make it a checkpointable optimiser for the training harness.
+    """
+
+    def __init__(self, params: list[nn.Parameter], lr: float, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8):
+        self.lr, self.betas, self.eps, self.step_count = float(lr), betas, float(eps), 0
+        self.flat = torch.cat([p.detach().reshape(-1) for p in params])
+        self.grad = torch.zeros_like(self.flat)
+        self.grads: list[torch.Tensor] = []
+        start = 0
+        for p in params:  # the parameters become views of the flat buffer (the same values)
+            n = p.numel()
+            p.data = self.flat[start:start + n].view_as(p)
+            self.grads.append(self.grad[start:start + n].view_as(p))
+            start += n
+        self.exp_avg, self.exp_avg_sq = torch.zeros_like(self.flat), torch.zeros_like(self.flat)
+        self._denom = torch.empty_like(self.flat)
+
+    def step(self) -> None:
+        """One Adam update from :attr:`grad`: lr/c1 * m / (sqrt(v)/sqrt(c2) + eps) with the bias corrections c1, c2
+        (``torch.optim.Adam``'s rule), computed as lr sqrt(c2)/c1 * m / (sqrt(v) + eps sqrt(c2)), one pass less."""
+        self.step_count += 1
+        b1, b2 = self.betas
+        self.exp_avg.lerp_(self.grad, 1 - b1)
+        self.exp_avg_sq.mul_(b2).addcmul_(self.grad, self.grad, value=1 - b2)
+        root_c2 = math.sqrt(1 - b2 ** self.step_count)
+        torch.sqrt(self.exp_avg_sq, out=self._denom).add_(self.eps * root_c2)
+        self.flat.addcdiv_(self.exp_avg, self._denom, value=-self.lr * root_c2 / (1 - b1 ** self.step_count))
+
+    def state_dict(self) -> dict[str, Any]:
+        """The moments and the step count (tensors and an int: loadable with ``weights_only=True``)."""
+        return {"step": self.step_count, "exp_avg": self.exp_avg.clone(), "exp_avg_sq": self.exp_avg_sq.clone()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`'s moments; a checkpoint of another optimiser is refused with the fix."""
+        if not {"step", "exp_avg", "exp_avg_sq"} <= set(state) or state["exp_avg"].shape != self.flat.shape:
+            raise ValueError("the GAIN checkpoint holds another optimiser's state (written by an older version); "
+                             "delete the checkpoint file to train from the start")
+        self.step_count = int(state["step"])
+        self.exp_avg.copy_(state["exp_avg"])
+        self.exp_avg_sq.copy_(state["exp_avg_sq"])
 
 
 def gain_hint(m: torch.Tensor, rate: float, fill: float, generator: torch.Generator) -> torch.Tensor:
     """Hint h = b*m + fill*(1-b), b ~ Bernoulli(rate): fill 0 is the authors' code, 0.5 is A.4."""
-    # where(b, m, fill) is b*m + fill*(1-b) to the bit for b in {0, 1}, in 2 ops instead of 5 (issue 12)
+    # fill + b*(m - fill) equals b*m + fill*(1-b) to the bit for b, m in {0, 1} and fill in {0, 0.5}, in three
+    # vectorised ops (torch.where on a bool mask is several times slower on CPU: issue 12 §5)
     b = torch.rand(m.shape, generator=generator, device=m.device) < rate
-    return torch.where(b, m, float(fill))
+    if fill == 0.0:
+        return m * b
+    return (m - fill).mul_(b).add_(fill)
 
 
 class GAINImputer(Imputer):
@@ -195,8 +256,13 @@ class GAINImputer(Imputer):
         self._any_cat, self._all_cat = bool(is_cat.any()), bool(is_cat.all())
         self._w_ce = torch.as_tensor(np.where(is_cat, 0.2 / k, 0.0), dtype=torch.float32, device=dev)
         self._w_l2 = torch.as_tensor(np.where(is_cat, 0.8 / k, 1.0), dtype=torch.float32, device=dev)
+        self._w_l2x2 = 2.0 * self._w_l2  # the factor of the L2 term's derivative, once (the same float32 product)
         self._assign = torch.zeros(len(col), len(schema), device=dev)
         self._assign[torch.arange(len(col)), self._slot_col] = 1.0  # slot -> column summing matrix
+        # 0/1 float masks and the slot counts per column: masks as products and block maxima as a segment
+        # reduction are several times faster on CPU than torch.where and scatter_reduce (issue 12 §5)
+        self._cat_f, self._real_f = self._slot_cat.float(), (~self._slot_cat).float()
+        self._seg = self._widths_t.unsqueeze(0)
 
     def _encode(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Scaled data in the network layout (missing -> 0) and the per-column observed mask m."""
@@ -216,36 +282,31 @@ class GAINImputer(Imputer):
         """The per-column mask repeated over each column's slots (itself when every column has one slot)."""
         if self._one_slot:
             return m
-        return torch.repeat_interleave(m, self._widths_t, dim=1, output_size=self._width)
+        return m.index_select(1, self._slot_col)
 
-    def _generate(self, x: torch.Tensor, m: torch.Tensor, generator: torch.Generator,
-                  mw: torch.Tensor | None = None) -> torch.Tensor:
-        """One generator pass: x~ = m*x + (1-m)*U(0, noise_scale), output through sigmoid / softmax.
+    def _generate(self, x: torch.Tensor, m: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """One generator pass: x~ = m*x + (1-m)*U(0, noise_scale), output through sigmoid / softmax."""
+        x_tilde = self._noisy(x, 1 - self._wide_mask(m), generator)
+        return self._activate(mlp_forward(self.G_, torch.cat([x_tilde, m], dim=1)))
 
-        ``mw`` is the wide mask (bool or 0/1 float). x~ is computed as where(mw, x, z): for a 0/1 mask and the
-        zeros the encoding puts in missing cells this is m*x + (1-m)*z to the bit, in one op instead of four.
-        """
-        mw = self._wide_mask(m) if mw is None else mw
-        z = torch.rand(x.shape, generator=generator, device=x.device) * float(self.noise_scale)
-        x_tilde = torch.where(mw if mw.dtype == torch.bool else mw > 0, x, z)
-        logits = mlp_forward(self.G_, torch.cat([x_tilde, m], dim=1))
-        return self._activate(logits)
+    def _noisy(self, x: torch.Tensor, not_mw: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """x~ = m*x + (1-m)*z, z ~ U(0, noise_scale), as x + noise_scale * (1-m) * u: the encoding leaves missing
+        cells 0, so this is the same float32 value for 0/1 masks, in one op (``not_mw``: the wide 1 - m)."""
+        u = torch.rand(x.shape, generator=generator, device=x.device)
+        return torch.addcmul(x, not_mw, u, value=float(self.noise_scale))
 
     def _activate(self, logits: torch.Tensor) -> torch.Tensor:
         """Sigmoid for real (and all original-variant) slots, a softmax over each categorical one-hot block."""
         if self.variant == "original" or not self._any_cat:
             return torch.sigmoid(logits)
-        index = self._slot_col.expand_as(logits)
-        # every slot categorical (e.g. Mushroom): the masks below select everything, so they are skipped
-        # (the same numbers: where(True, a, b) = a and e * 1.0 = e)
-        masked = logits.detach() if self._all_cat else torch.where(self._slot_cat, logits.detach(), -torch.inf)
-        block_max = torch.full((logits.shape[0], len(self.schema_)), -torch.inf, device=logits.device)
-        block_max = block_max.scatter_reduce_(1, index, masked, reduce="amax")
-        shifted = logits - block_max.gather(1, index)
-        e = torch.exp(shifted if self._all_cat else torch.where(self._slot_cat, shifted, 0.0))
-        block_sum = (e if self._all_cat else e * self._slot_cat) @ self._assign
-        soft = e / block_sum.gather(1, index).clamp_min(1e-30)
-        return soft if self._all_cat else torch.where(self._slot_cat, soft, torch.sigmoid(logits))
+        # softmax per column block, shifted by the block's max (a real column is a block of one slot, whose
+        # "softmax" is 1 and is replaced by its sigmoid below); every block sum is >= 1, the max's exp(0)
+        block_max = torch.segment_reduce(logits.detach(), "max", lengths=self._seg.expand(len(logits), -1), axis=1)
+        e = torch.exp(logits - block_max.index_select(1, self._slot_col))
+        soft = e / (e @ self._assign).index_select(1, self._slot_col)
+        if self._all_cat:  # e.g. Mushroom: no real slot to blend in
+            return soft
+        return soft * self._cat_f + torch.sigmoid(logits) * self._real_f
 
     def _reconstruction(self, x: torch.Tensor, g: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         """Mean over observed cells of the per-column reconstruction loss (MSE, or eq. (12) for categoricals)."""
@@ -260,25 +321,30 @@ class GAINImputer(Imputer):
 
     def _reconstruction_grad(self, x: torch.Tensor, g: torch.Tensor, m: torch.Tensor, mw: torch.Tensor,
                              alpha: float) -> torch.Tensor:
-        """``alpha`` times the gradient of :meth:`_reconstruction` with respect to ``g`` (``mw``: wide bool mask)."""
+        """``alpha`` times the gradient of :meth:`_reconstruction` with respect to ``g`` (``mw``: wide 0/1 mask)."""
         if self.variant == "original":  # d/dg of mean((m x - m g)^2) / mean(m), m in {0, 1}
             return (m * (g - x)) * ((2.0 * alpha / g.numel()) / torch.mean(m).clamp_min(LOG_EPS))
-        # eq. (12): d/dg of w_ce (-x log(g + eps)) + w_l2 (g - x)^2 on observed slots, over the observed cells
-        per_slot = self._w_ce * x / (g + LOG_EPS) - 2.0 * self._w_l2 * (g - x)
-        return torch.where(mw, per_slot, 0.0) * (-alpha / m.sum().clamp_min(1.0))
+        # eq. (12): d/dg of w_ce (-x log(g + eps)) + w_l2 (g - x)^2 on observed slots (mw: the wide 0/1 mask),
+        # over the observed cells
+        per_slot = self._w_ce * x / (g + LOG_EPS) - self._w_l2x2 * (g - x)
+        return per_slot.mul_(mw).mul_(-alpha / m.sum().clamp_min(1.0))
 
     def _activate_backward(self, g: torch.Tensor, d_g: torch.Tensor) -> torch.Tensor:
         """Gradient with respect to the logits of :meth:`_activate`'s output ``g``, given the gradient ``d_g``."""
         gd = d_g * g
         if self.variant == "original" or not self._any_cat:
             return gd * (1 - g)  # sigmoid
-        # softmax block: g_j (d_j - sum over the block of d_i g_i)
-        block = ((gd if self._all_cat else gd * self._slot_cat) @ self._assign).gather(1, self._slot_col.expand_as(g))
-        soft = gd - g * block
-        return soft if self._all_cat else torch.where(self._slot_cat, soft, gd * (1 - g))
+        # softmax block: g_j (d_j - sum over the block of d_i g_i); real slots are blocks of one, replaced below
+        soft = gd - g * (gd @ self._assign).index_select(1, self._slot_col)
+        return soft if self._all_cat else soft * self._cat_f + (gd * (1 - g)) * self._real_f
 
     # -- fitting ------------------------------------------------------------------------------------------
     def _fit(self, X: np.ndarray, schema: Schema) -> None:
+        with flush_denormals():  # Adam's decaying moments turn denormal, which Intel CPUs compute slowly (fpenv)
+            self._train(X, schema)
+
+    def _train(self, X: np.ndarray, schema: Schema) -> None:
+        """The fit under :func:`flush_denormals`: statistics, layout, held-out cells, then the adversarial loop."""
         self._resolve()
         if hasattr(self, "seed_"):
             del self.seed_
@@ -294,7 +360,6 @@ class GAINImputer(Imputer):
         rng = np.random.default_rng(self._seed("fit"))
         gen = torch.Generator(device=dev).manual_seed(self._seed("torch"))
         X_train, held = self._hold_out(X, rng)
-        self._held_columns: list | None = None
 
         width = int(self.offsets_[-1])
         n_feat = len(schema)
@@ -302,17 +367,25 @@ class GAINImputer(Imputer):
         cpu_gen = torch.Generator().manual_seed(self._seed("init"))
         self.G_ = he_normal_mlp(width + n_feat, hidden, width, cpu_gen).to(dev)
         self.D_ = he_normal_mlp(width + n_feat, hidden, n_feat, cpu_gen).to(dev)
-        opt_g = torch.optim.Adam(self.G_.parameters(), lr=float(self.learning_rate), fused=True)
-        opt_d = torch.optim.Adam(self.D_.parameters(), lr=float(self.learning_rate), fused=True)
+        # Adam (the authors' tf.train.AdamOptimizer defaults) over one flat buffer per network (issue 12 §5)
+        opt_g = FlatAdam(list(self.G_.parameters()), lr=float(self.learning_rate))
+        opt_d = FlatAdam(list(self.D_.parameters()), lr=float(self.learning_rate))
 
         wide, m = self._encode(X_train)
         wide_t, m_t = torch.as_tensor(wide, device=dev), torch.as_tensor(m, device=dev)  # moved once
-        mw_t = self._wide_mask(m_t) > 0  # the wide mask of every training row, built once (bool)
+        # one gather a step reads the batch's rows of the data and of every mask the step uses (m, 1 - m, the wide
+        # mask and 1 - it): each op costs several microseconds however small (issue 12 §5), so the masks are built
+        # once per fit, not per step. A table of 0/1 cells (one-hot categoricals and masks: Mushroom) is kept as
+        # uint8, 4x smaller and converted exactly per batch.
+        mw = self._wide_mask(torch.as_tensor(m)).numpy()
+        rows = np.concatenate([wide, m, 1 - m, mw, 1 - mw], axis=1)
+        cuts = tuple(int(c) for c in np.cumsum([width, n_feat, n_feat, width]))
+        exact_bytes = bool(np.array_equal(rows, rows.astype(np.uint8)))
+        rows_t = torch.as_tensor(rows.astype(np.uint8) if exact_bytes else rows, device=dev)
         n_rows = wide_t.shape[0]
         batch = min(int(self.batch_size), n_rows)
         G, D, alpha = self.G_, self.D_, self.alpha_
-        g_params, d_params = list(G.parameters()), list(D.parameters())
-        hint_rate, hint_fill, noise = self.hint_rate_, self.hint_fill_, float(self.noise_scale)
+        hint_rate, hint_fill = self.hint_rate_, self.hint_fill_
         inv_cells = 1.0 / (batch * n_feat)  # both adversarial losses are means over batch x features
 
         # Issue 12: one iteration is the authors' two sess.run calls (the same batch, hint, noise, losses and Adam
@@ -322,31 +395,39 @@ class GAINImputer(Imputer):
         def step(it: int) -> None:
             # authors' sample_batch_index: a random batch without replacement
             idx = torch.as_tensor(rng.choice(n_rows, size=batch, replace=False), device=dev)
-            xb, mb, mw = wide_t[idx], m_t[idx], mw_t[idx]
-            not_m = 1 - mb
+            rows = rows_t.index_select(0, idx).float()
+            xb, mb, not_m, mw, not_mw = rows.tensor_split(cuts, dim=1)
             h = gain_hint(mb, hint_rate, hint_fill, gen)
-            # G: x~ = m*x + (1-m)*z (the same draws as _generate), x^ = m*x + (1-m)*G(x~, m)
-            g_in = torch.cat([torch.where(mw, xb, torch.rand(xb.shape, generator=gen, device=dev) * noise), mb], 1)
+            # G: x~ = m*x + (1-m)*z (the same draws as _generate), x^ = m*x + (1-m)*G(x~, m); the encoding's
+            # missing cells are 0, so m*x + (1-m)*v is x + (1-m)*v
+            g_in = torch.cat([self._noisy(xb, not_mw, gen), mb], 1)
             logits, g_r1, g_r2 = mlp_forward_saved(G, g_in)
             g = self._activate(logits)
-            d_in = torch.cat([torch.where(mw, xb, g), h], dim=1)
+            d_in = torch.cat([torch.addcmul(xb, not_mw, g), h], dim=1)
             # discriminator step on -mean[m log(D + eps) + (1-m) log(1 - D + eps)] (authors' gain.py)
             d_logit, r1, r2 = mlp_forward_saved(D, d_in)
             d = torch.sigmoid(d_logit)
-            d_d = (not_m / (1 - d + LOG_EPS) - mb / (d + LOG_EPS)) * inv_cells
-            set_grads(d_params, mlp_backward(D, d_in, r1, r2, d_d * d * (1 - d))[0])
+            omd = torch.rsub(d, 1)  # 1 - d, once
+            d_d = (not_m / (omd + LOG_EPS) - mb / (d + LOG_EPS)) * inv_cells
+            mlp_backward(D, d_in, r1, r2, d_d * d * omd, out=opt_d.grads)
             opt_d.step()
             # generator step against the updated D: -mean[(1-m) log(D + eps)] + alpha * reconstruction
             d_logit, r1, r2 = mlp_forward_saved(D, d_in)
             d = torch.sigmoid(d_logit)
             d_d = not_m / (d + LOG_EPS) * -inv_cells
-            d_x_hat = mlp_backward(D, d_in, r1, r2, d_d * d * (1 - d), input_cols=width, params=False)[1]
-            d_g = torch.where(mw, 0.0, d_x_hat) + self._reconstruction_grad(xb, g, mb, mw, alpha)
-            set_grads(g_params, mlp_backward(G, g_in, g_r1, g_r2, self._activate_backward(g, d_g))[0])
+            d_x_hat = mlp_backward(D, d_in, r1, r2, d_d * d * torch.rsub(d, 1), input_cols=width, params=False)[1]
+            # the adversarial gradient reaches G only through the missing slots of x^
+            d_g = torch.addcmul(self._reconstruction_grad(xb, g, mb, mw, alpha), not_mw, d_x_hat)
+            mlp_backward(G, g_in, g_r1, g_r2, self._activate_backward(g, d_g), out=opt_g.grads)
             opt_g.step()
 
+        if held is not None:  # A.4's held-out cells: their rows, encoded once per fit
+            val_rows = self._validation_rows(X_train, held)
+            X_val, at = X_train[val_rows], torch.as_tensor(val_rows, device=dev)
+            val_enc = (wide_t.index_select(0, at), m_t.index_select(0, at))
+
         def score(it: int) -> float:  # higher is better: minus the held-out error (A.4 picks the iteration)
-            return -self._validation_score(X_train, held, encoded=(wide_t, m_t))  # encoded once per fit
+            return -self._validation_score(X_val, encoded=val_enc)
 
         key = repr((self.config(), self.seed_, X.shape))
         def no_grad_step(it: int) -> None:
@@ -405,16 +486,22 @@ class GAINImputer(Imputer):
         self.held_truth_ = X[held]
         return X_train, held
 
-    def _validation_score(self, X_train: np.ndarray, held: np.ndarray,
+    def _validation_rows(self, X_train: np.ndarray, held: np.ndarray) -> np.ndarray:
+        """The training rows that hold a held-out cell (only they are imputed to score a checkpoint), and per
+        column what every validation reuses: its held cells among those rows, their truth, its observed std."""
+        rows = np.flatnonzero(held.any(axis=1))
+        truth = np.full(X_train.shape, np.nan)
+        truth[held] = self.held_truth_
+        self._held_columns = [(j, held[rows, j], truth[rows, j][held[rows, j]], feat.is_categorical,
+                               0.0 if feat.is_categorical else float(np.nanstd(X_train[:, j])))
+                              for j, feat in enumerate(self.schema_) if held[:, j].any()]
+        return rows
+
+    def _validation_score(self, X_rows: np.ndarray,
                           encoded: tuple[torch.Tensor, torch.Tensor] | None = None) -> float:
-        """Mean over columns of NRMSE (real, observed-std scaled) or error rate (categorical) on held-out cells."""
-        imputed = self._impute(X_train, 1, seed_key="validation", encoded=encoded)[0]
-        if self._held_columns is None:  # what does not change between validations, computed once per fit
-            truth = np.full(X_train.shape, np.nan)
-            truth[held] = self.held_truth_
-            self._held_columns = [(j, held[:, j], truth[held[:, j], j], feat.is_categorical,
-                                   0.0 if feat.is_categorical else float(np.nanstd(X_train[:, j])))
-                                  for j, feat in enumerate(self.schema_) if held[:, j].any()]
+        """Mean over columns of NRMSE (real, observed-std scaled) or error rate (categorical) on held-out cells;
+        ``X_rows`` are the rows :meth:`_validation_rows` picked (``encoded``: them in the network layout)."""
+        imputed = self._impute(X_rows, 1, seed_key="validation", encoded=encoded)[0]
         errs = []
         for j, cells, t, is_cat, sd in self._held_columns:
             p = imputed[cells, j]
@@ -425,9 +512,32 @@ class GAINImputer(Imputer):
         return float(np.mean(errs)) if errs else float("inf")
 
     # -- imputation ----------------------------------------------------------------------------------------
-    def _impute(self, X: np.ndarray, n: int, seed_key: str = "impute",
+    def impute(self, X: np.ndarray, n: int = 1, stream: str = "impute") -> np.ndarray:
+        """Return ``(n, rows, D)`` imputations of ``X``, fresh generator noise for each.
+
+        ``stream`` names the random stream of the noise (derived from ``random_state``): the default is what the
+        benchmark scores; another name gives other draws of the same model, e.g. one stream per seed of an image
+        gallery (``ImageGAIN.sample_images``). The same name always gives the same draws.
+        """
+        if not isinstance(stream, str) or not stream:
+            raise ValueError(f"stream must be a non-empty string naming a random stream, got {stream!r}")
+        self._stream = stream
+        try:
+            return super().impute(X, n)
+        finally:
+            self._stream = "impute"
+
+    def _impute(self, X: np.ndarray, n: int, seed_key: str | None = None,
                 encoded: tuple[torch.Tensor, torch.Tensor] | None = None) -> np.ndarray:
-        """``n`` imputations of ``X``; ``encoded`` = ``X`` already in the network layout on the device."""
+        """``n`` imputations of ``X`` on stream ``seed_key`` (default: :meth:`impute`'s ``stream``); ``encoded`` =
+        ``X`` already in the network layout on the device."""
+        seed_key = seed_key or getattr(self, "_stream", "impute")
+        with flush_denormals():  # the floating-point mode of training, so validation and test agree
+            return self._draw(X, n, seed_key, encoded)
+
+    def _draw(self, X: np.ndarray, n: int, seed_key: str,
+              encoded: tuple[torch.Tensor, torch.Tensor] | None) -> np.ndarray:
+        """The body of :meth:`_impute`: ``n`` generator passes with fresh noise, decoded to the suite layout."""
         dev = resolve_device(self.device)
         gen = torch.Generator(device=dev).manual_seed(self._seed(seed_key))
         if encoded is None:

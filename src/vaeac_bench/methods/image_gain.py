@@ -95,14 +95,8 @@ class ImageGAIN(ImageMethod):
         The noise is drawn from a torch generator seeded from ``seed`` (and the fitted model's seed): the same
         seed gives the same samples, another seed other ones.
         """
-        from ..validation import check_matrix
-
         if not hasattr(self, "model_"):
             raise RuntimeError("ImageGAIN is not fitted: call fit_images(train, val, mask_fn) first")
         check_int(n_samples, "n_samples", 1)
-        table = check_matrix(masked_table(X, mask), self.model_.schema_, fitting=False)
-        # GAINImputer.impute always draws on its "impute" stream; this names a stream per seed instead
-        out = np.array(self.model_._impute(table, int(n_samples), seed_key=f"image-samples-{int(seed)}"), dtype=float)
-        observed = ~np.isnan(table)
-        out[:, observed] = table[observed]
+        out = self.model_.impute(masked_table(X, mask), int(n_samples), stream=f"image-samples-{int(seed)}")
         return out.reshape(int(n_samples), len(X), *self.shape_)

@@ -10,7 +10,7 @@ _M = "vaeac_bench.methods"
 _NN_CODE = ("nn/blocks.py", "nn/encoding.py", "nn/gaussian.py", "nn/harness.py", "nn/layout.py", "nn/likelihood.py")
 _VAEAC_CODE = ("methods/vaeac/estimators.py", "methods/vaeac/method.py", "methods/vaeac/model.py",
                "methods/vaeac/networks.py", "methods/vaeac/training.py", *_NN_CODE, "encoding.py")
-_GAIN_CODE = ("methods/gain.py", *_NN_CODE, "encoding.py")
+_GAIN_CODE = ("methods/gain.py", *_NN_CODE, "encoding.py", "fpenv.py")
 _UM_CODE = ("methods/um.py", *_NN_CODE, "encoding.py")
 
 register(MethodSpec(
