@@ -111,7 +111,7 @@ class FlatAdam:
     parameter of a network, with a flat gradient buffer to write into (:attr:`grads`, one view per parameter).
 
     GAIN's networks are a few ten thousand weights: ``torch.optim.Adam`` spent more time in its per-step Python and
-    per-tensor dispatch than in the update (issue 12 §5); here a step is five in-place ops on one tensor each.
+    per-tensor dispatch than in the update (issue 12 §5); here a step is six passes over one buffer each.
     The parameters become views of the buffer, so the module's own ``state_dict`` and ``load_state_dict`` still
     work. ``state_dict`` / ``load_state_dict`` make it a checkpointable optimiser for the training harness.
     """
@@ -377,7 +377,7 @@ class GAINImputer(Imputer):
         # mask and 1 - it): each op costs several microseconds however small (issue 12 §5), so the masks are built
         # once per fit, not per step. A table of 0/1 cells (one-hot categoricals and masks: Mushroom) is kept as
         # uint8, 4x smaller and converted exactly per batch.
-        mw = self._wide_mask(torch.as_tensor(m)).numpy()
+        mw = np.repeat(m, self.widths_, axis=1)  # the wide mask, as _wide_mask builds it (host side)
         rows = np.concatenate([wide, m, 1 - m, mw, 1 - mw], axis=1)
         cuts = tuple(int(c) for c in np.cumsum([width, n_feat, n_feat, width]))
         exact_bytes = bool(np.array_equal(rows, rows.astype(np.uint8)))
