@@ -138,3 +138,27 @@ def test_same_seed_gives_the_same_imputations_with_held_out_selection(all_catego
     np.testing.assert_array_equal(fits[0].impute(X, n=3), fits[1].impute(X, n=3))
     other = GAINImputer(iterations=60, eval_every=20, random_state=6).fit(X, schema)
     assert not np.array_equal(fits[0].impute(X, n=3), other.impute(X, n=3))
+
+
+def test_flat_adam_follows_torch_adam_and_refuses_a_foreign_checkpoint():
+    torch.manual_seed(0)
+    net = he_normal_mlp(7, 5, 3, torch.Generator().manual_seed(1))
+    ref = he_normal_mlp(7, 5, 3, torch.Generator().manual_seed(1))
+    flat = gain.FlatAdam(list(net.parameters()), lr=1e-2)
+    torch_adam = torch.optim.Adam(ref.parameters(), lr=1e-2)
+    for _ in range(50):
+        grads = [torch.randn_like(p) for p in ref.parameters()]
+        for g, view in zip(grads, flat.grads, strict=True):
+            view.copy_(g)
+        for g, p in zip(grads, ref.parameters(), strict=True):
+            p.grad = g
+        flat.step()
+        torch_adam.step()
+    for a, b in zip(net.parameters(), ref.parameters(), strict=True):  # the parameters are views of the buffer
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    state = flat.state_dict()
+    other = gain.FlatAdam(list(he_normal_mlp(7, 5, 3, torch.Generator()).parameters()), lr=1e-2)
+    other.load_state_dict(state)
+    assert other.step_count == 50 and torch.equal(other.exp_avg_sq, flat.exp_avg_sq)
+    with pytest.raises(ValueError, match="delete the checkpoint"):
+        other.load_state_dict(torch_adam.state_dict())
