@@ -188,3 +188,9 @@ def test_an_unknown_mechanism_in_a_list_is_one_clear_error(capsys):
     assert main(["--mechanism", "mcar,nosuch", "-q"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("run-bench: error:") and "nosuch" in err and "\n" not in err
+
+
+def test_splits_zero_is_refused_with_the_spelling_of_split_index_zero(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--splits", "0", "--no-run"])
+    assert exit_.value.code == 2 and "for split index 0 alone write '0,'" in capsys.readouterr().err

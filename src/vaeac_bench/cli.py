@@ -42,6 +42,9 @@ def _splits(text: str) -> list[int]:
             vals = list(range(int(text)))
     except ValueError:
         raise argparse.ArgumentTypeError(f"--splits takes a count (5) or indices (0,1,2); got {text!r}") from None
+    if text.strip() == "0":  # a count of zero splits, which is surely meant as split index 0
+        raise argparse.ArgumentTypeError("--splits 0 is a count of zero splits; for split index 0 alone write '0,' "
+                                         "(a count N runs splits 0..N-1)")
     if not vals or any(v < 0 for v in vals):
         raise argparse.ArgumentTypeError(f"--splits takes a positive count or indices >= 0; got {text!r}")
     return vals
