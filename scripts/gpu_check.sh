@@ -20,7 +20,7 @@ COMMIT="${COMMIT:-unknown}"
 MACHINE="${MACHINE:-device-h200}"
 # only the CUDA parameter combinations (asv matches -b against "name(param, ...)" with repr'd params): the CPU
 # ones on the device's 16-core host took the first lent run past 390 s before any result was saved
-ASV_BENCH="${ASV_BENCH:-^bench_(vaeac\.(TrainStep|Imputation)|images\.ImageTrainStep)\..*\(.*'cuda'.*\)$}"
+ASV_BENCH="${ASV_BENCH:-^bench_(vaeac\.(TrainStep|Validation|Imputation)|images\.ImageTrainStep)\..*\(.*'cuda'.*\)$}"
 export PYTHONUNBUFFERED=1 VAEAC_BENCH_DATA="${VAEAC_BENCH_DATA:-$PWD/.gpudata}"
 PY="${PY:-python3}"
 DEVICE="${DEVICE:-cuda}"  # DEVICE=cpu with small GPU_CHECK_ARGS tries the whole script on a CPU machine

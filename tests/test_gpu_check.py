@@ -84,11 +84,12 @@ def test_the_asv_selection_takes_only_the_cuda_combinations():
     regex = re.search(r'ASV_BENCH="\$\{ASV_BENCH:-(.*)\}"', text).group(1).replace("\\\\", "\\")
     dev = ["cpu", "cuda"]
     names = (_asv_names("bench_vaeac.TrainStep.time_train_step", (["fast", "reference"], dev, [False, True]))
+             + _asv_names("bench_vaeac.Validation.time_iwae25", (["fast", "reference"], dev))
              + _asv_names("bench_vaeac.Imputation.time_impute_10", (dev,))
              + _asv_names("bench_images.ImageTrainStep.peakmem_train_step", (["mnist-fc"], dev)))
     picked = [n for n in names if re.search(regex, n)]
     assert picked and all("'cuda'" in n for n in picked)
-    assert len(picked) == sum("'cuda'" in n for n in names)  # every CUDA combination of the three suites
+    assert len(picked) == sum("'cuda'" in n for n in names)  # every CUDA combination of the four suites
     assert not re.search(regex, "bench_vaeac.Fit.time_fit('fast')")
 
 
