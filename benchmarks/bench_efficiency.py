@@ -8,6 +8,9 @@ measures its own reference rate in the same process, so a fraction is never a ra
 * ``StepEfficiency``: one VAEAC training step (``bench_vaeac.TrainStep``, fast mode) at batch 64 and 1024.
 * ``ImputeOneRow``: 100 imputations of one row through ``VAEACMethod.impute`` against its FLOP floor (its
   counted FLOPs at the square matmul rate).
+* ``StepBudget``: where the batch-64 step's time goes (batch, forward, backward, optimizer), the optimizer's
+  memory traffic against this CPU's streaming rate, and the best fraction a step could reach if everything but
+  the products and the optimizer's traffic cost nothing.
 """
 
 from __future__ import annotations
@@ -150,7 +153,135 @@ class ImputeOneRow:
     track_ratio_to_floor.unit = "x floor"
 
 
-def measure() -> dict[str, float]:
+PHASES = ("batch", "forward", "backward", "optimizer")
+
+
+def step_phases(n_steps: int = 60, warmup: int = 10) -> dict[str, float]:
+    """Median CPU seconds of each phase of the batch-64 training step (``bench_vaeac.TrainStep``, fast mode)."""
+    from vaeac_bench.methods.vaeac.training import draw_mask
+
+    from .bench_vaeac import TrainStep
+
+    single_thread()
+    ts = TrainStep()
+    ts.setup("fast", "cpu", False)
+    times: dict[str, list[float]] = {k: [] for k in PHASES}
+    for i in range(n_steps + warmup):
+        t0 = time.thread_time()
+        idx = torch.randint(0, len(ts.data), (64,), generator=ts.gen)
+        batch = ts.data[idx]
+        b = draw_mask(batch.missing, 0.2, ts.gen)
+        t1 = time.thread_time()
+        loss = ts.model.loss(batch, b, ts.gen)
+        t2 = time.thread_time()
+        ts.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        t3 = time.thread_time()
+        ts.opt.step()
+        t4 = time.thread_time()
+        if i >= warmup:
+            for k, dt in zip(PHASES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+                times[k].append(dt)
+    out = {k: statistics.median(v) for k, v in times.items()}
+    out["n_params"] = float(sum(p.numel() for p in ts.model.parameters()))
+    return out
+
+
+def stream_gbps(n: int) -> float:
+    """One-thread streaming rate (GB/s) of ``d = a + b * c`` over ``n`` fp32 elements: 3 arrays read, 1 written,
+    the access pattern of an optimizer update (the reference for the optimizer's floor)."""
+    gen = torch.Generator().manual_seed(0)
+    a, b, c = (torch.randn(n, generator=gen) for _ in range(3))
+    d = torch.empty(n)
+    return 4 * 4 * n / median_seconds(lambda: torch.addcmul(a, b, c, out=d)) / 1e9
+
+
+#: fp32 arrays Adam reads or writes per parameter and step: parameter, gradient, m, v read; parameter, m, v written
+ADAM_ARRAYS = 7
+
+
+def attainable_fraction(step_mflop: float, matmul_gflops_rate: float, n_params: float,
+                        stream_rate_gbps: float) -> tuple[float, float, float]:
+    """The best a training step could do: its products at the matmul rate plus Adam's memory traffic at the
+    streaming rate, every other op free. Returns (products ms, Adam ms, the fraction of the matmul rate)."""
+    products_ms = step_mflop / matmul_gflops_rate
+    adam_ms = ADAM_ARRAYS * 4 * n_params / (stream_rate_gbps * 1e9) * 1e3
+    return products_ms, adam_ms, products_ms / (products_ms + adam_ms)
+
+
+class StepBudget:
+    """Where the batch-64 step's time goes, and the best fraction of the matmul rate a step could reach."""
+
+    param_names = ["phase"]
+    params = (list(PHASES),)
+    timeout = 600
+
+    def setup(self, phase: str) -> None:
+        self.phases = step_phases()
+
+    def track_phase_ms(self, phase: str) -> float:
+        return self.phases[phase] * 1e3
+
+    track_phase_ms.unit = "ms"
+
+    def track_optimizer_gbps(self, phase: str) -> float:
+        if phase != "optimizer":
+            raise NotImplementedError  # one figure: asv skips the other combinations
+        return ADAM_ARRAYS * 4 * self.phases["n_params"] / self.phases["optimizer"] / 1e9
+
+    track_optimizer_gbps.unit = "GB/s"
+
+
+def compiled_step_ms(cpp_wrapper: bool = False) -> tuple[float, float, float]:
+    """Benchmark only: ``torch.compile`` of the batch-64 loss with its noise drawn outside (``loss(noise=...)``),
+    backward and fused Adam as in training. Returns (compile seconds, compiled ms, eager ms) per step."""
+    import torch._inductor.config as inductor_config
+
+    from vaeac_bench.methods.vaeac import Batch
+    from vaeac_bench.methods.vaeac.training import draw_mask
+
+    from .bench_vaeac import TrainStep
+
+    single_thread()
+    ts = TrainStep()
+    ts.setup("fast", "cpu", False)
+    model = ts.model
+
+    def loss_of(x: torch.Tensor, onehot: torch.Tensor, missing: torch.Tensor, b: torch.Tensor,
+                noise: torch.Tensor) -> torch.Tensor:
+        return model.loss(Batch(x, onehot, missing), b, noise=noise)
+
+    def inputs() -> tuple[torch.Tensor, ...]:
+        idx = torch.randint(0, len(ts.data), (64,), generator=ts.gen)
+        batch = ts.data[idx]
+        noise = torch.randn((model.n_noise(), 64, model.arch.latent_dim), generator=ts.gen)
+        return batch.x, batch.x_onehot, batch.missing, draw_mask(batch.missing, 0.2, ts.gen), noise
+
+    def timed(fn) -> float:
+        runs = []
+        for i in range(45):
+            args = inputs()
+            t0 = time.thread_time()
+            ts.opt.zero_grad(set_to_none=True)
+            fn(*args).backward()
+            ts.opt.step()
+            if i >= 5:
+                runs.append(time.thread_time() - t0)
+        return statistics.median(runs) * 1e3
+
+    old = inductor_config.cpp_wrapper
+    inductor_config.cpp_wrapper = cpp_wrapper
+    try:
+        compiled = torch.compile(loss_of)
+        t0 = time.perf_counter()
+        compiled(*inputs()).backward()
+        compile_s = time.perf_counter() - t0
+        return compile_s, timed(compiled), timed(loss_of)
+    finally:
+        inductor_config.cpp_wrapper = old
+
+
+def measure(compile_variants: bool = False) -> dict[str, float]:
     """Every figure of this module in one process (scripts/efficiency_report.py's source)."""
     out: dict[str, float] = {}
     single_thread()
@@ -172,8 +303,23 @@ def measure() -> dict[str, float]:
     imp.setup()
     out["impute100_ms"] = imp.track_seconds() * 1e3
     out["impute100_mflop"] = imp.flops / 1e6
+    phases = step_phases()
+    for k in PHASES:
+        out[f"phase_ms[{k}]"] = phases[k] * 1e3
+    out["n_params"] = phases["n_params"]
+    out["stream_gbps"] = stream_gbps(int(phases["n_params"]))
+    out["optimizer_gbps"] = ADAM_ARRAYS * 4 * phases["n_params"] / phases["optimizer"] / 1e9
+    if compile_variants:
+        import torch._inductor.config as inductor_config
+
+        out["compile_cache"] = float(bool(inductor_config.fx_graph_cache))  # a warm on-disk cache compiles fast
+        for name, cpp in (("compiled", False), ("compiled_cpp_wrapper", True)):
+            c_s, c_ms, e_ms = compiled_step_ms(cpp)
+            out[f"{name}_compile_s"], out[f"{name}_step_ms"], out[f"{name}_eager_ms"] = c_s, c_ms, e_ms
     out["matmul_gflops_after"] = matmul_gflops(SQUARE, SQUARE, SQUARE)
     rate = max(out["matmul_gflops[1024x1024x1024]"], out["matmul_gflops_after"])
+    out["step_floor_ms[64]"], out["adam_floor_ms"], out["attainable_fraction[64]"] = attainable_fraction(
+        out["step_mflop[64]"], rate, phases["n_params"], out["stream_gbps"])
     for batch in StepEfficiency.params[0]:
         out[f"step_fraction[{batch}]"] = out[f"step_gflops[{batch}]"] / rate
     out["impute100_floor_ms"] = imp.flops / (rate * 1e9) * 1e3

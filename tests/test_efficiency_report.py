@@ -48,3 +48,27 @@ def test_measurements_without_the_2026_12_04_figures_still_render(tmp_path: Path
     assert er.main(["--render-only", "--out-dir", str(tmp_path)]) == 0
     text = (tmp_path / "efficiency.md").read_text()
     assert "batch 64, bf16 autocast" in text and "batch 1024, bf16" not in text and "bf16 matmul" not in text
+
+
+def test_the_attainable_fraction_adds_adams_traffic_to_the_products() -> None:
+    sys.path.insert(0, str(REPO))
+    from benchmarks.bench_efficiency import ADAM_ARRAYS, attainable_fraction
+
+    # 1000 MFLOP at 200 GFLOP/s = 5 ms; 1M parameters x 7 arrays x 4 B = 28 MB at 14 GB/s = 2 ms
+    products, adam, frac = attainable_fraction(1000.0, 200.0, 1e6, 14.0)
+    assert ADAM_ARRAYS == 7
+    assert (products, adam) == (5.0, 2.0) and abs(frac - 5 / 7) < 1e-12
+
+
+def test_the_step_budget_and_compile_rows_render() -> None:
+    m = _measured(True) | {"phase_ms[batch]": 1.0, "phase_ms[forward]": 6.0, "phase_ms[backward]": 8.0,
+                           "phase_ms[optimizer]": 5.0, "n_params": 2.5e6, "optimizer_gbps": 14.0,
+                           "stream_gbps": 28.0, "adam_floor_ms": 2.5, "step_floor_ms[64]": 5.0,
+                           "attainable_fraction[64]": 2 / 3, "compiled_compile_s": 45.0, "compiled_step_ms": 25.0,
+                           "compiled_eager_ms": 20.0}
+    text = er.render(m, META)
+    assert "| 1.00 / 6.00 / 8.00 / 5.00 ms | Adam 25% of the step |" in text
+    assert "| 14.0 / 28.0 GB/s | Adam floor 2.50 ms |" in text
+    assert "| 7.50 ms | 67% |" in text
+    assert "the first call took 45 s)" in text and "| x0.80 speed vs eager |" in text
+    assert "cpp_wrapper" not in text  # a variant that was not measured gets no row
