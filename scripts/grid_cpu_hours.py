@@ -1,0 +1,103 @@
+"""Issue 12 §5: the CPU hours of the paper's 14-dataset grid, per method and per CPU model that computed them,
+and what they would be on another machine, scaled by the asv suite's per-method speed ratio between the two.
+
+The records say which CPU computed them (``provenance.machine.cpu``) and what the cell cost (``cpu.total_s``,
+the runner's process clock). Most neural and classical records were computed on AMD EPYC machines, GAIN's on
+the Intel Xeon of 2026-12-04: a sum mixes CPUs. The scaled column is an estimate, not a measurement; the
+measurement is a rerun of the grid into a scratch results folder (README, "run-bench").
+
+    python scripts/grid_cpu_hours.py [--results results] [--from-machine shared-2core-epyc] \
+        [--to-machine shared-2core-xeon]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import itertools
+import json
+import math
+import statistics
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+UCI = ("boston", "breast", "concrete", "diabetes", "digits", "glass", "iris", "mushroom", "orthopedic", "phishing",
+       "wallrobot", "whitewine", "yeast", "zoo")
+#: the paper's grid: tables 1, 2, 7, 10, 11 (the comparators of issue 13 are not in it)
+GRID = ("vaeac", "gsnn", "nn", "mice", "missforest", "um", "um-naive", "gain", "gain-original-a0.1",
+        "gain-original-a0.5", "gain-original-a1", "gain-original-a2", "gain-original-a10", "mean")
+#: the asv benchmarks whose machine-to-machine ratio stands for a method's cells (fit-dominated)
+PROXY = {"vaeac": "bench_vaeac.Fit.time_fit_5_epochs", "gsnn": "bench_vaeac.Fit.time_fit_5_epochs",
+         "nn": "bench_vaeac.Fit.time_fit_5_epochs", "um": "bench_gain_um.UMSuite.time_fit",
+         "um-naive": "bench_gain_um.UMSuite.time_fit", "mice": "bench_baselines.BaselineSuite.time_impute_test_10",
+         "missforest": "bench_gate.GateFits.time_fit", "gain": "bench_gain_um.GAINSuite.time_fit"}
+
+
+def asv_values(folder: Path) -> dict[tuple[str, tuple[str, ...]], float]:
+    """Every (benchmark, parameter combination) -> value of the newest full result file of an asv machine."""
+    files = sorted((p for p in folder.glob("*.json") if p.name != "machine.json"), key=lambda p: p.stat().st_size)
+    data = json.loads(files[-1].read_text())
+    cols = data["result_columns"]
+    out = {}
+    for name, row in data["results"].items():
+        r = dict(zip(cols, row, strict=False))
+        if r.get("result") is None:
+            continue
+        combos = list(itertools.product(*r["params"])) if r.get("params") else [()]
+        for combo, value in zip(combos, r["result"], strict=False):
+            if isinstance(value, int | float) and not math.isnan(value):
+                out[(name, tuple(combo))] = float(value)
+    return out
+
+
+def speed_ratio(method: str, slow: dict, fast: dict) -> float | None:
+    """Median ratio slow/fast over the parameter combinations of the method's proxy benchmark (method-matched
+    combinations where the benchmark is parametrised by method)."""
+    bench = PROXY.get(method.split("-original")[0] if method.startswith("gain") else method)
+    if bench is None:
+        return None
+    keys = [k for k in slow if k[0] == bench and k in fast]
+    named = [k for k in keys if any(method in p for p in k[1])]
+    ratios = [slow[k] / fast[k] for k in (named or keys) if fast[k] > 0]
+    return statistics.median(ratios) if ratios else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--results", type=Path, default=REPO / "results")
+    ap.add_argument("--from-machine", default="shared-2core-epyc")
+    ap.add_argument("--to-machine", default="shared-2core-xeon")
+    ap.add_argument("--to-cpu", default="Intel(R) Xeon(R) Processor", help="records of this CPU are not scaled")
+    a = ap.parse_args(argv)
+    hours: dict[tuple[str, str], float] = collections.defaultdict(float)
+    cells: collections.Counter[tuple[str, str]] = collections.Counter()
+    for ds, method in itertools.product(UCI, GRID):
+        for path in sorted((a.results / ds / method).glob("mcar-0.5_split*.json")):
+            rec = json.loads(path.read_text())
+            cpu_s = (rec.get("cpu") or {}).get("total_s")
+            if rec.get("quick") or cpu_s is None:
+                continue
+            key = (method, rec["provenance"]["machine"]["cpu"])
+            hours[key] += cpu_s / 3600
+            cells[key] += 1
+    slow = asv_values(a.results / "asv" / a.from_machine)
+    fast = asv_values(a.results / "asv" / a.to_machine)
+    print(f"| method | CPU | cells | CPU h recorded | asv ratio {a.from_machine} / {a.to_machine} | CPU h on "
+          f"{a.to_cpu} (estimate) |")
+    print("|---|---|---|---|---|---|")
+    total_rec = total_est = 0.0
+    proxies = [r for m in PROXY if (r := speed_ratio(m, slow, fast))]
+    fallback = statistics.median(proxies)
+    for (method, cpu), h in sorted(hours.items(), key=lambda kv: GRID.index(kv[0][0])):
+        ratio = 1.0 if cpu == a.to_cpu else speed_ratio(method, slow, fast)
+        label = "(same CPU)" if cpu == a.to_cpu else f"{ratio:.2f}" if ratio else f"{fallback:.2f} (median)"
+        est = h / (ratio or fallback)
+        total_rec += h
+        total_est += est
+        print(f"| {method} | {cpu} | {cells[(method, cpu)]} | {h:.2f} | {label} | {est:.2f} |")
+    print(f"| **all** | | {sum(cells.values())} | **{total_rec:.2f}** | | **{total_est:.2f}** |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
