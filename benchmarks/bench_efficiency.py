@@ -8,6 +8,8 @@ measures its own reference rate in the same process, so a fraction is never a ra
 * ``StepEfficiency``: one VAEAC training step (``bench_vaeac.TrainStep``, fast mode) at batch 64 and 1024.
 * ``ImputeOneRow``: 100 imputations of one row through ``VAEACMethod.impute`` against its FLOP floor (its
   counted FLOPs at the square matmul rate).
+* ``ManualStepEfficiency``: the same steps with hand-written gradients and one flat Adam tensor (not yet the
+  registered training path).
 * ``StepBudget``, ``OptimizerTraffic``: where the batch-64 step's time goes (batch, forward, backward,
   optimizer) and the optimizer's memory traffic against this CPU's streaming rate. ``measure()`` adds the best
   fraction a step could reach if everything but the products and the optimizer's traffic cost nothing.
@@ -75,6 +77,32 @@ def _step(batch: int, bf16: bool = False):
     return step.step
 
 
+def _manual_step(batch: int):
+    """The same step with the hand-written loss and gradients (``methods/vaeac/manual_step.py``) and fused Adam
+    over one flat parameter: not the registered training path yet (docs/recompute.md)."""
+    from vaeac_bench.methods.vaeac.manual_step import ManualStep, flatten_parameters
+    from vaeac_bench.methods.vaeac.training import draw_mask
+
+    from .bench_vaeac import TrainStep
+
+    single_thread()
+    step = TrainStep()
+    step.setup("fast", "cpu", False)
+    model = step.model
+    manual = ManualStep(model)
+    opt = torch.optim.Adam([flatten_parameters(model)], lr=3e-4, fused=True)
+
+    def run() -> None:
+        idx = torch.randint(0, len(step.data), (batch,), generator=step.gen)
+        b = step.data[idx]
+        m = draw_mask(b.missing, 0.2, step.gen)
+        noise = torch.randn((model.n_noise(), batch, model.arch.latent_dim), generator=step.gen)
+        manual.step(b, m, noise, opt)
+
+    run()
+    return run
+
+
 class MatmulRate:
     """The reference: one-thread fp32 matmul rate, large square and the VAEAC layer shape (64 x 256 x 256)."""
 
@@ -106,6 +134,30 @@ class StepEfficiency:
         return self.flops / 1e6
 
     track_mflop_per_step.unit = "MFLOP"
+
+    def track_gflops(self, batch: int) -> float:
+        return self.flops / median_seconds(self.run) / 1e9
+
+    track_gflops.unit = "GFLOP/s"
+
+    def track_fraction_of_matmul_rate(self, batch: int) -> float:
+        achieved = self.flops / median_seconds(self.run) / 1e9
+        return achieved / matmul_gflops(SQUARE, SQUARE, SQUARE)
+
+    track_fraction_of_matmul_rate.unit = "fraction"
+
+
+class ManualStepEfficiency:
+    """The batch-64 and batch-1024 steps with hand-written gradients and one flat Adam tensor (benchmark: not the
+    registered path yet). FLOPs are the autograd step's count, so the two fractions compare the same work."""
+
+    param_names = ["batch"]
+    params = ([64, 1024],)
+    timeout = 600
+
+    def setup(self, batch: int) -> None:
+        self.run = _manual_step(batch)
+        self.flops = counted_flops(_step(batch))
 
     def track_gflops(self, batch: int) -> float:
         return self.flops / median_seconds(self.run) / 1e9
@@ -315,6 +367,10 @@ def measure(compile_variants: bool = False) -> dict[str, float]:
     imp.setup()
     out["impute100_ms"] = imp.track_seconds() * 1e3
     out["impute100_mflop"] = imp.flops / 1e6
+    for batch in StepEfficiency.params[0]:
+        sec = median_seconds(_manual_step(batch))
+        out[f"manual_step_ms[{batch}]"] = sec * 1e3
+        out[f"manual_step_gflops[{batch}]"] = out[f"step_mflop[{batch}]"] / sec / 1e3
     phases = step_phases()
     for k in PHASES:
         out[f"phase_ms[{k}]"] = phases[k] * 1e3
@@ -334,6 +390,7 @@ def measure(compile_variants: bool = False) -> dict[str, float]:
         out["step_mflop[64]"], rate, phases["n_params"], out["stream_gbps"])
     for batch in StepEfficiency.params[0]:
         out[f"step_fraction[{batch}]"] = out[f"step_gflops[{batch}]"] / rate
+        out[f"manual_step_fraction[{batch}]"] = out[f"manual_step_gflops[{batch}]"] / rate
     out["impute100_floor_ms"] = imp.flops / (rate * 1e9) * 1e3
     out["impute100_ratio_to_floor"] = out["impute100_ms"] / out["impute100_floor_ms"]
     return out

@@ -43,6 +43,13 @@ def render(m: dict[str, float], meta: dict[str, str]) -> str:
                      f"{m[f'step_ms[{b}]']:.2f} ms)", f"{m[f'step_gflops[{b}]']:.1f} GFLOP/s",
                      f"{m[f'step_fraction[{b}]']:.0%}"))
     for b in (64, 1024):
+        if f"manual_step_ms[{b}]" in m:
+            rows.append((f"the same step, batch {b}, gradients by hand and one flat fused Adam "
+                         f"(`methods/vaeac/manual_step.py`; not yet the training path)",
+                         f"{m[f'manual_step_gflops[{b}]']:.1f} GFLOP/s ({m[f'manual_step_ms[{b}]']:.2f} ms, "
+                         f"x{m[f'step_ms[{b}]'] / m[f'manual_step_ms[{b}]']:.2f} speed)",
+                         f"{m[f'manual_step_fraction[{b}]']:.0%}"))
+    for b in (64, 1024):
         if f"step_ms_bf16[{b}]" in m:  # measurements before 2026-12-04 have batch 64 only
             rows.append((f"VAEAC training step, batch {b}, bf16 autocast (benchmark only)",
                          f"{m[f'step_ms_bf16[{b}]']:.2f} ms", f"x{m[f'step_ms[{b}]'] / m[f'step_ms_bf16[{b}]']:.2f} "
