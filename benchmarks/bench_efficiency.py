@@ -8,6 +8,7 @@ measures its own reference rate in the same process, so a fraction is never a ra
 * ``StepEfficiency``: one VAEAC training step (``bench_vaeac.TrainStep``, fast mode) at batch 64 and 1024.
 * ``ImputeOneRow``: 100 imputations of one row through ``VAEACMethod.impute`` against its FLOP floor (its
   counted FLOPs at the square matmul rate).
+* ``ImputeOneRowFast``: the same imputations through the leaner sampler (not yet the registered one).
 * ``ManualStepEfficiency``: the same steps with hand-written gradients and one flat Adam tensor (not yet the
   registered training path).
 * ``StepBudget``, ``OptimizerTraffic``: where the batch-64 step's time goes (batch, forward, backward,
@@ -345,6 +346,18 @@ def compiled_step_ms(cpp_wrapper: bool = False) -> tuple[float, float, float]:
         inductor_config.cpp_wrapper = old
 
 
+class ImputeOneRowFast(ImputeOneRow):
+    """The same 100 imputations through ``methods/vaeac/fast_sampler.py`` (benchmark: not the registered sampler
+    yet). FLOPs are the registered path's count, so both ratios are to the same floor."""
+
+    def setup(self) -> None:
+        from vaeac_bench.methods.vaeac.fast_sampler import FastSampler
+
+        super().setup()
+        self.method.model_.sample_imputations = FastSampler(self.method.model_).sample
+        self.run()
+
+
 def measure(compile_variants: bool = False) -> dict[str, float]:
     """Every figure of this module in one process (scripts/efficiency_report.py's source)."""
     out: dict[str, float] = {}
@@ -367,6 +380,9 @@ def measure(compile_variants: bool = False) -> dict[str, float]:
     imp.setup()
     out["impute100_ms"] = imp.track_seconds() * 1e3
     out["impute100_mflop"] = imp.flops / 1e6
+    fast = ImputeOneRowFast()
+    fast.setup()
+    out["impute100_fast_ms"] = fast.track_seconds() * 1e3
     for batch in StepEfficiency.params[0]:
         sec = median_seconds(_manual_step(batch))
         out[f"manual_step_ms[{batch}]"] = sec * 1e3
@@ -393,6 +409,7 @@ def measure(compile_variants: bool = False) -> dict[str, float]:
         out[f"manual_step_fraction[{batch}]"] = out[f"manual_step_gflops[{batch}]"] / rate
     out["impute100_floor_ms"] = imp.flops / (rate * 1e9) * 1e3
     out["impute100_ratio_to_floor"] = out["impute100_ms"] / out["impute100_floor_ms"]
+    out["impute100_fast_ratio_to_floor"] = out["impute100_fast_ms"] / out["impute100_floor_ms"]
     return out
 
 

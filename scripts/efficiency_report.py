@@ -60,6 +60,10 @@ def render(m: dict[str, float], meta: dict[str, str]) -> str:
                         f"{m['matmul_gflops_bf16[1024x1024x1024]'] / rate:.1f}x the fp32 rate"))
     rows.append((f"100 imputations of one row ({m['impute100_mflop']:.2f} MFLOP)", f"{m['impute100_ms']:.2f} ms",
                  f"{m['impute100_ratio_to_floor']:.1f}x its floor ({m['impute100_floor_ms'] * 1e3:.0f} us)"))
+    if "impute100_fast_ms" in m:
+        rows.append(("the same 100 imputations through the leaner sampler (`methods/vaeac/fast_sampler.py`; not yet "
+                     "the method's sampler)", f"{m['impute100_fast_ms']:.2f} ms",
+                     f"{m['impute100_fast_ratio_to_floor']:.1f}x its floor"))
     if "phase_ms[optimizer]" in m:  # the step's budget (measured since 2026-12-04, evening)
         total = sum(m[f"phase_ms[{k}]"] for k in ("batch", "forward", "backward", "optimizer"))
         rows.append(("batch-64 step by phase: batch + mask / forward / backward / fused Adam",

@@ -66,9 +66,11 @@ def test_the_step_budget_and_compile_rows_render() -> None:
                            "stream_gbps": 28.0, "adam_floor_ms": 2.5, "step_floor_ms[64]": 5.0,
                            "attainable_fraction[64]": 2 / 3, "compiled_compile_s": 45.0, "compiled_step_ms": 25.0,
                            "compiled_eager_ms": 20.0, "manual_step_ms[64]": 16.0, "manual_step_gflops[64]": 62.5,
-                           "manual_step_fraction[64]": 0.3125}
+                           "manual_step_fraction[64]": 0.3125, "impute100_fast_ms": 1.5,
+                           "impute100_fast_ratio_to_floor": 2.0}
     text = er.render(m, META)
     assert "| 62.5 GFLOP/s (16.00 ms, x1.25 speed) | 31% |" in text  # autograd step 20 ms, the same FLOPs
+    assert "| 1.50 ms | 2.0x its floor |" in text
     assert "| 1.00 / 6.00 / 8.00 / 5.00 ms | Adam 25% of the step |" in text
     assert "| 14.0 / 28.0 GB/s | Adam floor 2.50 ms |" in text
     assert "| 7.50 ms | 67% |" in text
