@@ -21,6 +21,7 @@ from __future__ import annotations
 import statistics
 import time
 import timeit
+from collections.abc import Callable
 
 import torch
 
@@ -120,12 +121,30 @@ class MatmulRate:
     track_gflops.unit = "GFLOP/s"
 
 
-class StepEfficiency:
-    """Achieved GFLOP/s of one VAEAC training step and its fraction of the square matmul rate (same process)."""
+class _StepRate:
+    """Achieved GFLOP/s of ``self.run`` (``self.flops`` of work) and its fraction of the square matmul rate (same
+    process); a subclass's ``setup`` sets both."""
 
     param_names = ["batch"]
     params = ([64, 1024],)
     timeout = 600
+    run: Callable[[], None]
+    flops: int
+
+    def track_gflops(self, batch: int) -> float:
+        return self.flops / median_seconds(self.run) / 1e9
+
+    track_gflops.unit = "GFLOP/s"
+
+    def track_fraction_of_matmul_rate(self, batch: int) -> float:
+        achieved = self.flops / median_seconds(self.run) / 1e9
+        return achieved / matmul_gflops(SQUARE, SQUARE, SQUARE)
+
+    track_fraction_of_matmul_rate.unit = "fraction"
+
+
+class StepEfficiency(_StepRate):
+    """Achieved GFLOP/s of one VAEAC training step and its fraction of the square matmul rate (same process)."""
 
     def setup(self, batch: int) -> None:
         self.run = _step(batch)
@@ -136,40 +155,14 @@ class StepEfficiency:
 
     track_mflop_per_step.unit = "MFLOP"
 
-    def track_gflops(self, batch: int) -> float:
-        return self.flops / median_seconds(self.run) / 1e9
 
-    track_gflops.unit = "GFLOP/s"
-
-    def track_fraction_of_matmul_rate(self, batch: int) -> float:
-        achieved = self.flops / median_seconds(self.run) / 1e9
-        return achieved / matmul_gflops(SQUARE, SQUARE, SQUARE)
-
-    track_fraction_of_matmul_rate.unit = "fraction"
-
-
-class ManualStepEfficiency:
+class ManualStepEfficiency(_StepRate):
     """The batch-64 and batch-1024 steps with hand-written gradients and one flat Adam tensor (benchmark: not the
     registered path yet). FLOPs are the autograd step's count, so the two fractions compare the same work."""
-
-    param_names = ["batch"]
-    params = ([64, 1024],)
-    timeout = 600
 
     def setup(self, batch: int) -> None:
         self.run = _manual_step(batch)
         self.flops = counted_flops(_step(batch))
-
-    def track_gflops(self, batch: int) -> float:
-        return self.flops / median_seconds(self.run) / 1e9
-
-    track_gflops.unit = "GFLOP/s"
-
-    def track_fraction_of_matmul_rate(self, batch: int) -> float:
-        achieved = self.flops / median_seconds(self.run) / 1e9
-        return achieved / matmul_gflops(SQUARE, SQUARE, SQUARE)
-
-    track_fraction_of_matmul_rate.unit = "fraction"
 
 
 class ImputeOneRow:
@@ -269,11 +262,11 @@ class StepBudget:
     params = (list(PHASES),)
     timeout = 600
 
-    def setup(self, phase: str) -> None:
-        self.phases = step_phases()
+    def setup_cache(self) -> dict[str, float]:
+        return step_phases()  # one measurement serves every phase
 
-    def track_phase_ms(self, phase: str) -> float:
-        return self.phases[phase] * 1e3
+    def track_phase_ms(self, phases: dict[str, float], phase: str) -> float:
+        return phases[phase] * 1e3
 
     track_phase_ms.unit = "ms"
 

@@ -13,23 +13,22 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks package
+
 
 def _bench():
     """The asv suite's ``bench_vaeac`` module: its data, schema and training step are what is profiled."""
-    import importlib.util
-    import pathlib
+    from benchmarks import bench_vaeac
 
-    path = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "bench_vaeac.py"
-    spec = importlib.util.spec_from_file_location("bench_vaeac", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)  # type: ignore[union-attr]
-    return mod
+    return bench_vaeac
 
 
 def sync_report(device: str) -> dict:

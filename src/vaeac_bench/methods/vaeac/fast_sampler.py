@@ -21,9 +21,8 @@ import torch
 import torch.nn.functional as F
 
 from ...nn import observed_input, sample, split_gaussian
+from .manual_step import _SLOPE
 from .model import Batch, VAEACModel
-
-_SLOPE = 0.01
 
 
 class FastSampler:

@@ -16,17 +16,15 @@ checks loss and gradients against autograd in float64.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 
-from ...nn import observed_input
+from ...nn import full_input, observed_input
 from ...nn.blocks import ResidualMLP
+from ...nn.likelihood import HALF_LOG_2PI
 from .model import Batch, VAEACModel
 
 _SLOPE = 0.01  # nn.LeakyReLU's default, the reference's activation (facts §1.3)
-_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
 def _lrelu_backward(grad: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
@@ -133,7 +131,7 @@ class ManualStep:
         delta = obj.delta_prior
         sig_p, dsig_p = (None, None) if delta else _sigma_and_grad(p_out[:, d:], obj.latent_sigma_floor)
         if obj.alpha > 0:  # VAEAC: z from the proposal q(z | x, b)
-            q_in = torch.cat([batch.x_onehot, batch.missing, b], dim=-1)
+            q_in = full_input(batch.x_onehot, batch.missing, b)
             q_out, q_hs, q_pres = self._trunk_forward(nets.proposal, q_in)
             mu_q = q_out[:, :d]
             sig_q, dsig_q = _sigma_and_grad(q_out[:, d:], obj.latent_sigma_floor)
@@ -165,7 +163,7 @@ class ManualStep:
             xr = torch.nan_to_num(batch.x.index_select(-1, lt.real_idx), nan=0.0)
             wr = w.index_select(-1, lt.real_idx)
             diff = xr - out[:, :r]
-            rec = rec + ((-_HALF_LOG_2PI - 0.5 * diff * diff) * wr).sum(-1)
+            rec = rec + ((-HALF_LOG_2PI - 0.5 * diff * diff) * wr).sum(-1)
             torch.mul(diff * wr, scale, out=d_out[:, :r])
         if layout.n_cat:
             pad = torch.full((n_rows, 1), float("-inf"), dtype=out.dtype, device=out.device)
