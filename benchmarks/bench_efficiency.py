@@ -5,12 +5,13 @@ pass; elementwise work is not counted, so the achieved rate is a rate of useful 
 measures its own reference rate in the same process, so a fraction is never a ratio of two different runs.
 
 * ``MatmulRate``: one-thread fp32 ``torch.mm`` of a large square (1024^3) and of the step's own layer shape.
-* ``StepEfficiency``: one VAEAC training step (``bench_vaeac.TrainStep``, fast mode) at batch 64 and 1024.
+* ``StepEfficiency``: one VAEAC training step through autograd (``bench_vaeac.TrainStep``, fast mode) at
+  batch 64 and 1024: the step of the models the hand-written one does not cover.
+* ``ManualStepEfficiency``: the same steps with hand-written gradients and one flat Adam tensor: the training
+  path of the registered VAEAC, GSNN and NN since 2026-12-05 (``training.manual_step``).
 * ``ImputeOneRow``: 100 imputations of one row through ``VAEACMethod.impute`` against its FLOP floor (its
-  counted FLOPs at the square matmul rate).
-* ``ImputeOneRowFast``: the same imputations through the leaner sampler (not yet the registered one).
-* ``ManualStepEfficiency``: the same steps with hand-written gradients and one flat Adam tensor (not yet the
-  registered training path).
+  counted FLOPs at the square matmul rate); the method samples with the leaner sampler since 2026-12-05.
+* ``ImputeOneRowFast``: the same imputations through ``FastSampler`` directly (kept for the asv history).
 * ``StepBudget``, ``OptimizerTraffic``: where the batch-64 step's time goes (batch, forward, backward,
   optimizer) and the optimizer's memory traffic against this CPU's streaming rate. ``measure()`` adds the best
   fraction a step could reach if everything but the products and the optimizer's traffic cost nothing.
@@ -81,7 +82,7 @@ def _step(batch: int, bf16: bool = False):
 
 def _manual_step(batch: int):
     """The same step with the hand-written loss and gradients (``methods/vaeac/manual_step.py``) and fused Adam
-    over one flat parameter: not the registered training path yet (docs/recompute.md)."""
+    over one flat parameter: what ``training.train`` runs for the registered methods."""
     from vaeac_bench.methods.vaeac.manual_step import ManualStep, flatten_parameters
     from vaeac_bench.methods.vaeac.training import draw_mask
 
@@ -340,8 +341,8 @@ def compiled_step_ms(cpp_wrapper: bool = False) -> tuple[float, float, float]:
 
 
 class ImputeOneRowFast(ImputeOneRow):
-    """The same 100 imputations through ``methods/vaeac/fast_sampler.py`` (benchmark: not the registered sampler
-    yet). FLOPs are the registered path's count, so both ratios are to the same floor."""
+    """The same 100 imputations through ``methods/vaeac/fast_sampler.py`` directly (the method's sampler since
+    2026-12-05). FLOPs are the registered path's count, so both ratios are to the same floor."""
 
     def setup(self) -> None:
         from vaeac_bench.methods.vaeac.fast_sampler import FastSampler

@@ -57,3 +57,42 @@ def test_an_unsupported_model_is_refused() -> None:
     model = VAEACModel(FeatureLayout.from_schema(SCHEMA), fused=False)
     with pytest.raises(ValueError, match="sample_imputations"):
         FastSampler(model)
+
+
+def test_sampler_for_caches_one_snapshot_and_rebuilds_it_when_the_weights_change() -> None:
+    from vaeac_bench.methods.vaeac.fast_sampler import sampler_for
+
+    model = _model(False)
+    batch = Batch.from_values(_rows(3), model)
+    first = sampler_for(model)
+    assert sampler_for(model).__self__ is first.__self__  # cached while the weights are unchanged
+    with torch.no_grad():
+        model.nets.generator.out.bias.add_(1.0)  # an in-place update (an optimiser step, load_state_dict)
+    again = sampler_for(model)
+    assert again.__self__ is not first.__self__
+    ref = model.sample_imputations(batch, 5, True, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(again(batch, 5, True, torch.Generator().manual_seed(1)), ref)
+    assert "_fast_sampler" not in model.state_dict()  # the snapshot is not part of the model's state
+
+
+def test_sampler_for_falls_back_to_sample_imputations() -> None:
+    from vaeac_bench.methods.vaeac.fast_sampler import sampler_for
+
+    model = VAEACModel(FeatureLayout.from_schema(SCHEMA), fused=False)
+    draw = sampler_for(model)
+    assert draw.__func__ is VAEACModel.sample_imputations and draw.__self__ is model
+
+
+@pytest.mark.parametrize("name", ["vaeac", "nn"])
+def test_the_registered_method_samples_what_sample_imputations_draws(name: str) -> None:
+    from vaeac_bench.methods import build
+
+    X = _rows(60).numpy()
+    m = build(name, quick=True, epochs=1).fit(X, SCHEMA)
+    Xs = m.scaler_.transform(X[:9])
+    got = m.sample_standardised(Xs, 20, seed=3)
+    model = m.model_
+    with torch.inference_mode():
+        batch = Batch.from_values(torch.as_tensor(Xs, dtype=torch.float32), model)
+        ref = model.sample_imputations(batch, 20, m.sample_most_probable, torch.Generator().manual_seed(3))
+    np.testing.assert_allclose(got, ref.double().numpy(), rtol=1e-5, atol=1e-5)

@@ -134,3 +134,72 @@ def test_flat_parameters_are_views_and_fused_adam_over_them_matches_per_tensor_a
         if flat:  # the module's parameters moved with the flat one
             torch.testing.assert_close(fp.detach(), runs[-1], rtol=0, atol=0)
     torch.testing.assert_close(runs[1], runs[0], rtol=1e-12, atol=1e-14)
+
+
+# -- the wired training loop (training.train) ----------------------------------------------------------------
+def _fit(kind: str, manual: bool, epochs: int = 3, **kw):  # noqa: ANN202 - (model, history)
+    from vaeac_bench.methods.vaeac.training import TrainConfig, train
+
+    model = VAEACModel(FeatureLayout.from_schema(SCHEMA), ArchConfig(width=16, depth=3, latent_dim=4),
+                       OBJECTIVES[kind] if isinstance(kind, str) else kind, generator=torch.Generator().manual_seed(3))
+    hist = train(model, _data(120, seed=4), TrainConfig(epochs=epochs, batch_size=16, manual_step=manual), seed=7,
+                 **kw)
+    return model, hist
+
+
+@pytest.mark.parametrize("name", ["vaeac", "gsnn", "nn"])
+def test_registered_methods_train_with_the_manual_step_and_own_their_parameters(name: str) -> None:
+    from vaeac_bench.methods import build
+
+    m = build(name, quick=True, epochs=2).fit(_data(80, seed=2), SCHEMA)
+    assert m.fit_info_["step"] == "manual"
+    params = list(m.model_.parameters())
+    assert all(p.grad is None for p in params)  # the flat gradient buffer is gone
+    assert len({p.untyped_storage().data_ptr() for p in params}) == len(params)  # no longer views of one tensor
+
+
+@pytest.mark.parametrize("objective", [ObjectiveConfig(alpha=0.9), ObjectiveConfig(alpha=1.0, sigma_mu=1e4)],
+                         ids=["hybrid", "vaeac"])
+def test_models_outside_its_scope_and_reference_mode_use_autograd(objective: ObjectiveConfig) -> None:
+    from vaeac_bench.methods.vaeac.training import TrainConfig, manual_step
+
+    _, hist = _fit(objective, manual=True, epochs=1)
+    assert hist.fit_info["step"] == ("autograd" if objective.alpha == 0.9 else "manual")
+    model = VAEACModel(FeatureLayout.from_schema(SCHEMA))
+    assert manual_step(model, TrainConfig(epochs=1, mode="reference")) is None
+    assert manual_step(model, TrainConfig(epochs=1, bf16=True)) is None
+    assert manual_step(model, TrainConfig(epochs=1, manual_step=False)) is None
+    assert manual_step(VAEACModel(FeatureLayout.from_schema(SCHEMA, learn_sigma=True)), TrainConfig(epochs=1)) is None
+
+
+@pytest.mark.parametrize("kind", ["vaeac", "gsnn", "nn"])
+def test_the_manual_loop_follows_the_autograd_loop(kind: str) -> None:
+    # the same masks, noise and batches: the trained weights and losses differ by float rounding only
+    (m_auto, h_auto), (m_man, h_man) = _fit(kind, manual=False), _fit(kind, manual=True)
+    assert (h_auto.fit_info["step"], h_man.fit_info["step"]) == ("autograd", "manual")
+    np.testing.assert_allclose(h_man.train_loss, h_auto.train_loss, rtol=1e-4)
+    for (name, p), q in zip(m_auto.named_parameters(), m_man.parameters(), strict=True):
+        torch.testing.assert_close(q, p, rtol=1e-3, atol=1e-4, msg=f"parameter {name}")
+
+
+def test_a_checkpoint_of_the_other_step_is_refused(tmp_path) -> None:
+    ck = tmp_path / "fit.pt"
+    _fit("vaeac", manual=False, epochs=1, checkpoint=ck)
+    with pytest.raises(ValueError, match="another run"):
+        _fit("vaeac", manual=True, epochs=1, checkpoint=ck)
+
+
+def test_a_killed_manual_fit_resumes_to_the_same_weights(tmp_path) -> None:
+    ck = tmp_path / "fit.pt"
+
+    def kill(epoch: int, model, hist) -> None:  # noqa: ANN001
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _fit("vaeac", manual=True, epochs=4, checkpoint=ck, callback=kill)
+    resumed, h_res = _fit("vaeac", manual=True, epochs=4, checkpoint=ck)
+    whole, h_whole = _fit("vaeac", manual=True, epochs=4)
+    assert h_res.train_loss == pytest.approx(h_whole.train_loss, rel=0, abs=0)
+    for p, q in zip(resumed.parameters(), whole.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)

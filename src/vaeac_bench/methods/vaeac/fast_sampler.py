@@ -10,12 +10,14 @@ What makes it faster, measured on the shared Xeon (docs/performance.md, "Compute
 * no ``nn.Module`` dispatch, and the layout's index tensors looked up once.
 
 Scope as :class:`~.manual_step.ManualStep`: the fused residual generator with skips, leaky ReLU, the paper's
-output family. A snapshot: call :meth:`refresh` after the weights change. Not yet the registered method's
-sampler (wiring it in changes ``method.py``, docs/recompute.md). ``tests/test_fast_sampler.py`` checks it
-against ``sample_imputations`` with the same generator state.
+output family. A snapshot: call :meth:`refresh` after the weights change; :func:`sampler_for` (what
+``VAEACMethod`` samples with) keeps one per model and rebuilds it when the weights change.
+``tests/test_fast_sampler.py`` checks it against ``sample_imputations`` with the same generator state.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -93,3 +95,26 @@ class FastSampler:
         params = params.view(n, rows, -1)
         return sample(params, self.lt, most_probable=most_probable, generator=generator,
                       min_prob=obj.min_prob, sigma_floor=obj.sigma_floor)
+
+
+def _weights_key(model: torch.nn.Module) -> tuple:
+    """Changes whenever a parameter is replaced, moved or updated in place (its version counter)."""
+    return tuple((id(p), p.data_ptr(), p._version, p.device.type) for p in model.parameters())
+
+
+def sampler_for(model: VAEACModel) -> Callable[..., torch.Tensor]:
+    """``model``'s sampling function: a cached :class:`FastSampler` where it applies, else ``sample_imputations``.
+
+    The snapshot lives on the model (``_fast_sampler``, not part of its state) and is rebuilt when the weights
+    have changed since it was taken, so a refit or a loaded state is never sampled with stale weights.
+    """
+    key = _weights_key(model)
+    cached = model.__dict__.get("_fast_sampler")
+    if cached is not None and cached[0] == key:
+        return cached[1].sample
+    try:
+        fast = FastSampler(model)
+    except ValueError:
+        return model.sample_imputations
+    model.__dict__["_fast_sampler"] = (key, fast)
+    return fast.sample

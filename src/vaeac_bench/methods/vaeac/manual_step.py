@@ -9,9 +9,9 @@ second pass does for its two small networks.
 
 Scope: the registered tabular models, i.e. the fused generator with U-Net skips (``fused=True``, residual
 trunks, leaky ReLU), σ fixed at 1 for real columns, and α ∈ {0, 1} (VAEAC, GSNN, NN). Anything else is
-refused at construction with the reason. Not yet used by the registered methods: switching their training
-step to it is a change of every VAEAC/GSNN/NN record's code (docs/recompute.md). ``tests/test_manual_step.py``
-checks loss and gradients against autograd in float64.
+refused at construction with the reason. ``training.train`` uses it in fast mode for every model it supports
+(``training.manual_step``) and keeps autograd for the rest. ``tests/test_manual_step.py`` checks loss and
+gradients against autograd in float64, and the wired training loop against the autograd one.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from ...schema import Schema
 from ...seeding import derive_seed
 from ..base import Imputer
 from .estimators import iwae_log_likelihood, mc_log_likelihood
+from .fast_sampler import sampler_for
 from .model import Batch, ObjectiveConfig, VAEACModel
 from .networks import ArchConfig
 from .training import MODES, TrainConfig, TrainHistory, train
@@ -181,10 +182,11 @@ class VAEACMethod(Imputer):
         xt = torch.as_tensor(Xs, dtype=torch.float32, device=dev)
         chunk = max(1, max_rows // max(1, n))
         out = np.empty((n, *Xs.shape))
+        draw = sampler_for(model)  # the leaner sampler where it applies: the same draws (issue 12 §6)
         with torch.inference_mode():
             for s in range(0, Xs.shape[0], chunk):
                 batch = Batch.from_values(xt[s:s + chunk], model)
-                out[:, s:s + chunk] = model.sample_imputations(batch, n, mp, gen).double().cpu().numpy()
+                out[:, s:s + chunk] = draw(batch, n, mp, gen).double().cpu().numpy()
         return out
 
     # -- likelihood --------------------------------------------------------------------------------------------

@@ -7,7 +7,12 @@
   computed once per row (see :mod:`.networks`), Adam is the fused kernel, the validation masks are drawn
   once and the validation noise is the same at every pass (common random numbers: less noisy model
   selection), validation runs every ``validate_every`` epochs, and training may stop early when the
-  validation score has not improved for ``patience`` epochs.
+  validation score has not improved for ``patience`` epochs. For the models it supports (the registered VAEAC,
+  GSNN and NN: fused residual generator, σ fixed at 1, α ∈ {0, 1}) the step is
+  :class:`~.manual_step.ManualStep`: the same loss with its gradients written by hand instead of recorded and
+  replayed by autograd, and fused Adam over one flat parameter tensor (issue 12 §6; x1.2 on the batch-64 step,
+  docs/performance.md). Its noise is drawn exactly as :meth:`VAEACModel.loss` draws it, so the two steps
+  follow the same path up to float rounding (``manual_step=False`` selects autograd).
 
 Both keep what A.2 prescribes: masks p(b_i = 1) = 1 where x_i is missing and ``mask_prob`` (0.2) otherwise,
 drawn fresh for every batch; Adam lr 3e-4; batches of 64 rows (a short last batch is padded with rows of a
@@ -28,6 +33,7 @@ import numpy as np
 import torch
 
 from ...nn.harness import LoopState, fit_loop
+from .manual_step import ManualStep, flatten_parameters
 from .model import Batch, VAEACModel
 
 MODES = ("fast", "reference")
@@ -48,6 +54,7 @@ class TrainConfig:
     mask_prob: float | tuple[float, ...] = 0.2  # A.2; a tuple gives p(b_i = 1) per column (§4.1: p(b) is free)
     mode: str = "fast"
     bf16: bool = False  # bf16 autocast of the training forward pass (CPU/CUDA)
+    manual_step: bool = True  # fast mode: hand-written gradients where the model allows (ManualStep)
     max_eval_rows: int = 8192  # rows × samples per validation chunk (memory bound)
 
     def __post_init__(self) -> None:
@@ -135,15 +142,44 @@ def draw_mask(missing: torch.Tensor, p: float | tuple[float, ...], generator: to
     return torch.maximum(missing, (r < p).to(missing.dtype))
 
 
-def make_optimizer(model: VAEACModel, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """Adam, lr 3e-4 (reference); the fused kernel in fast mode, the plain for-loop one in reference mode."""
-    params = [p for p in model.parameters() if p.requires_grad]
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig,
+                   params: list[torch.nn.Parameter] | None = None) -> torch.optim.Optimizer:
+    """Adam, lr 3e-4 (reference); the fused kernel in fast mode, the plain for-loop one in reference mode.
+
+    ``params`` replaces the model's trainable parameters (the one flat tensor of :func:`flatten_parameters`).
+    """
+    if params is None:
+        params = [p for p in model.parameters() if p.requires_grad]
     if cfg.mode == "reference":
         return torch.optim.Adam(params, lr=cfg.lr, foreach=False)
     try:
         return torch.optim.Adam(params, lr=cfg.lr, fused=True)
     except (RuntimeError, TypeError, ValueError):  # older torch without fused CPU Adam
         return torch.optim.Adam(params, lr=cfg.lr, foreach=True)
+
+
+def manual_step(model: torch.nn.Module, cfg: TrainConfig) -> ManualStep | None:
+    """The hand-written step for ``model`` under ``cfg``, or None where autograd trains it.
+
+    Autograd stays for reference mode (the authors' schedule), bf16 autocast, ``manual_step=False`` and
+    the models :class:`ManualStep` does not cover (it says why when built directly).
+    """
+    if cfg.mode != "fast" or cfg.bf16 or not cfg.manual_step or not isinstance(model, VAEACModel):
+        return None
+    if not all(p.requires_grad for p in model.parameters()):
+        return None  # frozen parameters: ManualStep writes every gradient
+    try:
+        return ManualStep(model)
+    except ValueError:
+        return None
+
+
+def _unflatten(model: torch.nn.Module) -> None:
+    """Give every parameter its own storage again and drop the gradients (after a flat-parameter fit)."""
+    with torch.no_grad():
+        for p in model.parameters():
+            p.data = p.data.clone()
+            p.grad = None
 
 
 @torch.inference_mode()
@@ -179,7 +215,9 @@ def train(model: VAEACModel, X: np.ndarray, cfg: TrainConfig, seed: int, *, verb
     train_data = data[torch.as_tensor(tr_idx, device=device)]
     val_data = data[torch.as_tensor(va_idx, device=device)] if va_idx.size else None
     hist = TrainHistory(n_train=int(tr_idx.size), n_validation=int(va_idx.size))
-    opt = make_optimizer(model, cfg)
+    manual = manual_step(model, cfg)
+    # the manual step's Adam runs over one flat tensor of which every parameter is a view (undone at the end)
+    opt = make_optimizer(model, cfg, [flatten_parameters(model)] if manual is not None else None)
 
     val_gen = torch.Generator(device=device)
     fixed_val_b = None
@@ -196,6 +234,8 @@ def train(model: VAEACModel, X: np.ndarray, cfg: TrainConfig, seed: int, *, verb
 
     amp = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cfg.bf16)
 
+    n_noise, latent = model.n_noise(), model.arch.latent_dim
+
     def step(epoch: int) -> torch.Tensor:
         model.train()
         loss_sum = torch.zeros((), device=device)
@@ -203,6 +243,12 @@ def train(model: VAEACModel, X: np.ndarray, cfg: TrainConfig, seed: int, *, verb
         for idx in batches:
             batch = train_data[idx]
             b = draw_mask(batch.missing, cfg.mask_prob, gen)
+            if manual is not None:
+                # the draw model.loss makes when it draws the noise itself: the same stream as autograd's path
+                noise = torch.randn((n_noise, len(batch), latent), generator=gen, dtype=batch.x.dtype,
+                                    device=device) if n_noise else None
+                loss_sum += manual.step(batch, b, noise, opt)
+                continue
             with amp:
                 loss = model.loss(batch, b, gen)
             opt.zero_grad(set_to_none=True)
@@ -215,17 +261,24 @@ def train(model: VAEACModel, X: np.ndarray, cfg: TrainConfig, seed: int, *, verb
         hist.epochs_run = epoch
         callback(epoch, model, hist)  # type: ignore[misc]
 
-    key = json.dumps({"cfg": repr(cfg), "seed": int(seed), "shape": list(X.shape)})
-    res = fit_loop(step, max_epochs=cfg.epochs, score=evaluate if val_data is not None else None,
-                   validate_every=cfg.validate_every, validate_at_start=cfg.mode == "reference",
-                   patience=cfg.patience, max_extensions=cfg.max_extensions, keep=model,
-                   state=LoopState(optimizers={"adam": opt}, generators={"train": gen}), checkpoint=checkpoint,
-                   key=key, verbose=bool(verbose), desc="vaeac", callback=after if callback is not None else None)
+    step_kind = "manual" if manual is not None else "autograd"  # the Adam state's layouts differ
+    key = json.dumps({"cfg": repr(cfg), "seed": int(seed), "shape": list(X.shape), "step": step_kind})
+    try:
+        res = fit_loop(step, max_epochs=cfg.epochs, score=evaluate if val_data is not None else None,
+                       validate_every=cfg.validate_every, validate_at_start=cfg.mode == "reference",
+                       patience=cfg.patience, max_extensions=cfg.max_extensions, keep=model,
+                       state=LoopState(optimizers={"adam": opt}, generators={"train": gen}),
+                       checkpoint=checkpoint,
+                       key=key, verbose=bool(verbose), desc="vaeac",
+                       callback=after if callback is not None else None)
+    finally:
+        if manual is not None:
+            _unflatten(model)
     info = res.info
     hist.epochs_run, hist.best_epoch = info.epochs_run, info.best_epoch
     hist.best_score = info.best_score if info.best_score is not None else float("nan")
     hist.val_epochs, hist.val_scores, hist.train_loss = res.val_epochs, res.val_scores, res.losses
     hist.seconds, hist.stopped_early = info.seconds, info.stopped == "early"
-    hist.fit_info = info.to_dict()
+    hist.fit_info = info.to_dict() | {"step": step_kind}
     model.eval()
     return hist
