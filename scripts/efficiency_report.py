@@ -1,9 +1,9 @@
 """Issue 12 §6: measure the VAEAC step's GFLOP/s and one-row sampling against this CPU's matmul rate; write a report.
 
 Runs ``benchmarks.bench_efficiency.measure()`` (the asv suite's own code, one thread, one process, so the
-matmul rate is measured in the same run) and writes ``docs/efficiency.json`` and ``docs/efficiency.md``
-atomically. ``docs/`` rather than ``reports/``: every Markdown file in ``reports/`` must be regenerated from
-``results/`` by ``run-bench`` (tests/test_reports.py), and these figures are machine measurements, not results.
+matmul rate is measured in the same run) and writes ``reports/efficiency.json`` (the measurement) and
+``reports/efficiency.md`` (its rendering) atomically. ``--render-only`` re-renders the Markdown from the JSON;
+tests/test_reports.py checks that the committed report is that rendering, as it does for every report.
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python scripts/efficiency_report.py --conditions "idle machine"
 """
@@ -96,10 +96,10 @@ def render(m: dict[str, float], meta: dict[str, str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Measure and write docs/efficiency.{json,md}."""
+    """Measure and write reports/efficiency.{json,md}."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--conditions", default="not stated")
-    ap.add_argument("--out-dir", type=Path, default=REPO / "docs")
+    ap.add_argument("--out-dir", type=Path, default=REPO / "reports")
     ap.add_argument("--render-only", action="store_true", help="re-render efficiency.md from efficiency.json")
     ap.add_argument("--compile", action="store_true", help="also time the step with its loss under torch.compile "
                     "(about two minutes more)")

@@ -44,6 +44,19 @@ def test_every_committed_report_regenerates_from_the_committed_results(tmp_path)
     written += celeba
     # issue 13 §6: beyond.md and its figures come from render_all above; the index links everything rendered
     assert {"beyond.md", "figure_rates.png", "figure_ranks.png", "figure_cost.png"} <= {p.name for p in written}
+    # the efficiency report (issue 12 §6) is the rendering of its committed measurement, reports/efficiency.json
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("efficiency_report", REPO / "scripts" / "efficiency_report.py")
+    er = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(er)
+    saved = json.loads((REPO / "reports" / "efficiency.json").read_text())
+    eff = tmp_path / "efficiency.md"
+    eff.write_text(er.render(saved["measured"], saved["meta"]))
+    assert eff.read_bytes() == (REPO / "reports" / "efficiency.md").read_bytes(), \
+        "stale committed reports/efficiency.md (run `python scripts/efficiency_report.py --render-only`)"
+    written.append(eff)
     from vaeac_bench.tables.index import render_index
 
     index = render_index(tmp_path)

@@ -46,6 +46,8 @@ KNOWN: dict[str, tuple[str, str]] = {
                                    "(Demšar 2006)"),
     "figure_cost.png": ("beyond", "Figure: fit time (log scale) against NRMSE"),
     "timing.md": ("cost", "Wall time per cell and compute per method"),
+    "efficiency.md": ("cost", "Compute efficiency: VAEAC's training step and one-row sampling against this CPU's "
+                              "matmul rate (measured by scripts/efficiency_report.py)"),
     "results_long.csv": ("cost", "Every result as one tidy table (dataset, method, split, mechanism, rate, "
                                  "metric, value)"),
 }
