@@ -76,25 +76,43 @@ def test_the_device_is_not_part_of_a_cells_identity(tmp_path):
     assert first.computed == [cells[0].label] and again.reused == [cells[0].label] and not again.computed
 
 
-def test_a_device_that_misses_the_binary_image_cells_is_said_and_recorded(tmp_path, monkeypatch, caplog):
-    # the binary image cells build their own estimator and do not take --device yet (docs/recompute.md): the run
-    # says so in one warning naming the datasets, and each record says where it really ran
-    import logging
+def test_every_neural_image_method_takes_the_device(monkeypatch):
+    # issue 12 §3: the image cells build their estimators through the same _place as the tabular ones
+    import vaeac_bench.nn.harness as harness
+    from vaeac_bench.methods import GROUPS
+
+    monkeypatch.setattr(harness, "resolve_device", lambda d: torch.device("cuda:1" if d != "cpu" else "cpu"))
+    for m in GROUPS["images"]:
+        est = build(m, quick=True)
+        if m == "naive-bayes-image":  # counting pixels: no network, stays on the CPU
+            assert runner._place(est, "cuda") == "cpu" and "device" not in est.get_params()
+        else:
+            assert runner._place(est, "auto") == "cuda:1" and est.get_params()["device"] == "cuda:1", m
+
+
+def test_the_device_reaches_the_binary_image_cells_and_is_recorded(tmp_path, monkeypatch):
     import os
     from pathlib import Path
+
+    from vaeac_bench.methods.image_methods import ImageVAEAC
 
     data = Path(os.environ.get("VAEAC_BENCH_DATA", "/work/shared/data"))
     if not (data / "mnist" / "mnist.npz").is_file():
         pytest.skip("MNIST not in the data dir")
     monkeypatch.setenv("VAEAC_BENCH_DATA", str(data))
-    cells = plan(["mnist"], ["naive-bayes-image"], [0], "mnist_line", 0.0, 1, True)
-    with caplog.at_level(logging.WARNING, logger=runner.log.name):
-        run(cells, tmp_path, device="auto", progress=False)
-    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warned) == 1 and "--device auto does not reach the binary image cells (mnist)" in warned[0]
-    prov = json.loads(next(tmp_path.rglob("*.json")).read_text())["provenance"]
-    assert prov["device"] == "cpu"
-    caplog.clear()
-    with caplog.at_level(logging.WARNING, logger=runner.log.name):
-        run(cells, tmp_path / "cpu", device="cpu", progress=False)  # asked for the CPU: nothing to say
-    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+    monkeypatch.setenv("VAEAC_BENCH_CHECKPOINTS", str(tmp_path / "ck"))
+    seen = []
+    fit = ImageVAEAC.fit_images
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.device)
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(ImageVAEAC, "fit_images", spy)
+    cells = plan(["mnist"], ["vaeac-image-fc", "naive-bayes-image"], [0], "mnist_line", 0.0, 1, True)
+    summary = run(cells, tmp_path / "res", device="auto", progress=False)  # "auto" is the CPU here
+    assert not summary.failed and seen == ["cpu"]
+    records = {json.loads(p.read_text())["method"]: json.loads(p.read_text()) for p in (tmp_path / "res").rglob(
+        "*.json")}
+    for r in records.values():
+        assert (r["provenance"]["device"], r["provenance"]["device_requested"]) == ("cpu", "auto"), r["method"]

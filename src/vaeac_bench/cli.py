@@ -348,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
             from .image_long_mc import run_long_mc
 
             done = run_long_mc(image_cells, results_dir, args.mc_long, data_dir=args.data_dir,
-                               progress=not args.quiet)
+                               progress=not args.quiet, device=args.device)
             print(f"run-bench: MC-10^4: {len(done)} cell(s) computed", file=sys.stderr)
     from .runner import PAPER_SETTING
     from .tables import render_all

@@ -117,15 +117,19 @@ def _stats(v: np.ndarray) -> dict[str, float]:
 
 
 def compute_image_cell(cell: Any, data_dir: str | os.PathLike | None = None, threads: int = 1,
-                       checkpoint_dir: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Run one image cell end to end and return its result record (nothing is written here but the checkpoint)."""
+                       checkpoint_dir: str | os.PathLike | None = None, device: str = "cpu") -> dict[str, Any]:
+    """Run one image cell end to end and return its result record (nothing is written here but the checkpoint).
+
+    ``device`` reaches the neural image methods as it reaches the tabular ones (issue 12 §3); the record says where
+    the cell ran and what was asked.
+    """
     from .datasets.image_registry import image_mask
     from .datasets.images import load_images
     from .methods import build, seed
     from .provenance import build_provenance, code_digest
     from .resources import PeakRSS, limit_threads
     from .results import RESULT_SCHEMA
-    from .runner import _json_safe, method_seed
+    from .runner import _json_safe, _place, method_seed
 
     k = cell.key
     ev = QUICK_EVAL if cell.quick else FULL_EVAL
@@ -137,6 +141,7 @@ def compute_image_cell(cell: Any, data_dir: str | os.PathLike | None = None, thr
     ck = checkpoint_path(cell, code_digest(k.method), checkpoint_dir)
     with PeakRSS() as mem:
         est = seed(build(k.method, quick=cell.quick), cell_seed)
+        ran_on = _place(est, device)
         with limit_threads(threads):
             t0 = time.perf_counter()
             est.fit_images(data.train, data.val, mask_fn, dataset=k.dataset, checkpoint=ck)
@@ -178,7 +183,7 @@ def compute_image_cell(cell: Any, data_dir: str | os.PathLike | None = None, thr
         "provenance": build_provenance(
             method=k.method, target=cell.config["target"], params=_json_safe(est.get_params(deep=False)),
             dataset_source=cell.config["dataset_source"], seeds={"split": k.split, "method": cell_seed}, est=est,
-            peak_rss_mb=mem.peak_mb, threads=threads),
+            peak_rss_mb=mem.peak_mb, threads=threads, device=ran_on, device_requested=device),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 

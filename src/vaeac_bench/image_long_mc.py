@@ -43,15 +43,19 @@ def matches(long: dict[str, Any], record: dict[str, Any]) -> bool:
 
 def compute_long_mc(cell: Any, record: dict[str, Any], n_objects: int, *, samples: int = LONG_MC_SAMPLES,
                     data_dir: str | os.PathLike | None = None, checkpoint_dir: str | os.PathLike | None = None,
-                    threads: int = 1) -> dict[str, Any]:
-    """MC-``samples`` NLL (17) on the first ``n_objects`` test objects of ``cell``, from its finished checkpoint."""
+                    threads: int = 1, device: str = "cpu") -> dict[str, Any]:
+    """MC-``samples`` NLL (17) on the first ``n_objects`` test objects of ``cell``, from its finished checkpoint.
+
+    ``device`` is where the reloaded network scores (``run-bench --device``); the estimator's noise is drawn on
+    the CPU whatever the device (:mod:`vaeac_bench.image_nll`).
+    """
     from .datasets.image_registry import image_mask
     from .datasets.images import load_images
     from .image_cell import FULL_EVAL, QUICK_EVAL, _stats, checkpoint_path, scored_test, test_masks
     from .methods import build, seed
     from .provenance import build_provenance, code_digest, is_stale, paths_digest, recorded_digest
     from .resources import PeakRSS, limit_threads
-    from .runner import method_seed
+    from .runner import _place, method_seed
 
     k = cell.key
     check_int(n_objects, "n_objects", 1)
@@ -87,6 +91,7 @@ def compute_long_mc(cell: Any, record: dict[str, Any], n_objects: int, *, sample
     cell_seed = method_seed(k.dataset, k.method, k.split)
     with PeakRSS() as mem:
         est = seed(build(k.method, quick=cell.quick), cell_seed)
+        ran_on = _place(est, device)
         if "mc" not in est.estimators():
             raise ValueError(f"{k.method} has no Monte Carlo estimator (eq. 17)")
         with limit_threads(threads):
@@ -112,14 +117,15 @@ def compute_long_mc(cell: Any, record: dict[str, Any], n_objects: int, *, sample
         "provenance": build_provenance(
             method=k.method, target="image_long_mc", params={"samples": int(samples), "n_objects": int(n)},
             dataset_source=cell.config["dataset_source"], seeds={"split": k.split, "method": cell_seed + 2},
-            est=est, peak_rss_mb=mem.peak_mb, threads=threads) | {"long_mc_code_digest": paths_digest(LONG_MC_CODE)},
+            est=est, peak_rss_mb=mem.peak_mb, threads=threads, device=ran_on, device_requested=device)
+        | {"long_mc_code_digest": paths_digest(LONG_MC_CODE)},
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
 def run_long_mc(cells: list[Any], results_dir: str | os.PathLike, n_objects: int, *,
                 samples: int = LONG_MC_SAMPLES, data_dir: str | os.PathLike | None = None,
-                progress: bool = True) -> list[Path]:
+                progress: bool = True, device: str = "cpu") -> list[Path]:
     """MC-``samples`` for every image cell of ``cells`` with a current record; cached results are reused.
 
     A cell without a record, with a stale one, or without a finished checkpoint is skipped with a warning (its
@@ -154,7 +160,7 @@ def run_long_mc(cells: list[Any], results_dir: str | os.PathLike, n_objects: int
         todo.append((cell, record, out))
     for cell, record, out in tqdm(todo, desc=f"MC-{samples}", unit="cell", disable=not progress or not todo):
         try:
-            r = compute_long_mc(cell, record, n_objects, samples=samples, data_dir=data_dir)
+            r = compute_long_mc(cell, record, n_objects, samples=samples, data_dir=data_dir, device=device)
         except (FileNotFoundError, ValueError, RuntimeError) as err:
             log.warning("MC-%d of %s skipped: %s", samples, cell.label, err)
             continue

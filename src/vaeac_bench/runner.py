@@ -192,7 +192,7 @@ def compute_cell(cell: Cell, data_dir: str | os.PathLike | None = None, threads:
         from .image_cell import checkpoint_path, compute_image_cell
 
         resumed = checkpoint_path(cell, code_digest(cell.key.method)).is_file()
-        return mark_resumed(compute_image_cell(cell, data_dir=data_dir, threads=threads), resumed)
+        return mark_resumed(compute_image_cell(cell, data_dir=data_dir, threads=threads, device=device), resumed)
     if cell.source is None and dataset_kind(cell.key.dataset) == "celeba":  # issue 11: PSNR and NLL of faces
         from .celeba_cell import compute_celeba_cell, train_checkpoint
 
@@ -390,11 +390,6 @@ def run(cells: Sequence[Cell], results_dir: str | os.PathLike, jobs: int = 1, da
                 todo.append(c)
         else:
             summary.reused.append(c.label)
-    if device != "cpu":
-        on_cpu = sorted({c.key.dataset for c in todo if c.source is None and dataset_kind(c.key.dataset) == "image"})
-        if on_cpu:  # their cell code builds its own estimator; the CUDA sampling fix is queued (docs/recompute.md)
-            log.warning("--device %s does not reach the binary image cells (%s): they run on the CPU and their "
-                        "records say so; CelebA and tabular cells use the device", device, ", ".join(on_cpu))
     budget = available_mb() if memory_budget_mb is None else float(memory_budget_mb)
     peaks = recorded_peaks(results_dir)
     estimates = [estimate_mb(c.key.dataset, c.key.method, (shapes or {}).get(c.key.dataset), peaks) for c in todo]

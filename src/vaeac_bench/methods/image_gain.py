@@ -43,7 +43,7 @@ class ImageGAIN(ImageMethod):
 
     def __init__(self, variant: str = "modified", alpha: float | None = None, iterations: int = 10000,
                  batch_size: int = 128, hidden_dim: int = 256, eval_every: int = 100, max_train: int | None = None,
-                 random_state: int | None = None, verbose: int = 0):
+                 device: str = "cpu", random_state: int | None = None, verbose: int = 0):
         self.variant = variant
         self.alpha = alpha
         self.iterations = iterations
@@ -51,6 +51,7 @@ class ImageGAIN(ImageMethod):
         self.hidden_dim = hidden_dim
         self.eval_every = eval_every
         self.max_train = max_train
+        self.device = device
         self.random_state = random_state
         self.verbose = verbose
 
@@ -66,7 +67,7 @@ class ImageGAIN(ImageMethod):
         b = mask_fn(n, h, w, np.random.default_rng(np.random.SeedSequence([seed, 3])))
         self.model_ = GAINImputer(variant=self.variant, alpha=self.alpha, iterations=int(self.iterations),
                                   batch_size=int(self.batch_size), hidden_dim=int(self.hidden_dim),
-                                  eval_every=int(self.eval_every), random_state=seed,
+                                  eval_every=int(self.eval_every), random_state=seed, device=self.device,
                                   checkpoint=None if checkpoint is None else str(checkpoint),
                                   verbose=int(self.verbose))
         self.model_.fit(masked_table(train, b), pixel_schema(c * h * w))

@@ -36,7 +36,7 @@ class ImageUM(ImageMethod):
 
     def __init__(self, hidden: int = 256, depth: int = 10, epochs: int = 30, batch_size: int = 64,
                  lr: float = 3e-4, max_train: int | None = None, max_val: int | None = None, chunk: int = 1000,
-                 random_state: int | None = None, verbose: int = 0):
+                 device: str = "cpu", random_state: int | None = None, verbose: int = 0):
         self.hidden = hidden
         self.depth = depth
         self.epochs = epochs
@@ -45,6 +45,7 @@ class ImageUM(ImageMethod):
         self.max_train = max_train
         self.max_val = max_val
         self.chunk = chunk
+        self.device = device
         self.random_state = random_state
         self.verbose = verbose
 
@@ -54,7 +55,7 @@ class ImageUM(ImageMethod):
         import torch
 
         from ..nn import build_seeded
-        from ..nn.harness import LoopState, fit_loop
+        from ..nn.harness import LoopState, fit_loop, resolve_device
         from .um import make_mlp, um_objective
         from .vaeac.image import PAPER_EPOCHS, pixel_layout
 
@@ -63,27 +64,30 @@ class ImageUM(ImageMethod):
         seed = 0 if self.random_state is None else int(self.random_state)
         c, h, w = (int(v) for v in train.shape[1:])
         self.shape_ = (c, h, w)
+        dev = resolve_device(self.device)
         layout = pixel_layout(c * h * w)
-        self.lt_ = layout.tensors("cpu")
+        self.lt_ = layout.tensors(dev)
         n_in, n_out = layout.in_width + layout.n_features, layout.out_width
-        gen = torch.Generator().manual_seed(seed)
-        self.net_ = build_seeded(lambda: make_mlp(n_in, n_out, int(self.hidden), int(self.depth)), gen)
+        gen = torch.Generator().manual_seed(seed)  # weights drawn on the CPU: the same start on every device
+        self.net_ = build_seeded(lambda: make_mlp(n_in, n_out, int(self.hidden), int(self.depth)), gen).to(dev)
         rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
         val_rng = np.random.default_rng(np.random.SeedSequence([seed, 2]))
-        xt = torch.as_tensor(train.reshape(len(train), -1), dtype=torch.float32)
-        xv = torch.as_tensor(val.reshape(len(val), -1), dtype=torch.float32)
-        bv = torch.as_tensor(b3_masks(mask_fn, len(val), h, w, c, val_rng))
+        # data and validation masks moved to the device once (issue 12 §3); each batch's B.3 masks are drawn on the
+        # host (numpy, seeded as on the CPU) and moved with the batch
+        xt = torch.as_tensor(train.reshape(len(train), -1), dtype=torch.float32, device=dev)
+        xv = torch.as_tensor(val.reshape(len(val), -1), dtype=torch.float32, device=dev)
+        bv = torch.as_tensor(b3_masks(mask_fn, len(val), h, w, c, val_rng), device=dev)
         opt = torch.optim.Adam(self.net_.parameters(), lr=float(self.lr))
         bs = int(self.batch_size)
         lt, net = self.lt_, self.net_
 
         def step(epoch: int) -> torch.Tensor:
             net.train()
-            perm = torch.as_tensor(rng.permutation(len(xt)))
-            total = torch.zeros(())
+            perm = torch.as_tensor(rng.permutation(len(xt)), device=dev)
+            total = torch.zeros((), device=dev)  # read once per epoch, never per step
             for s in range(0, len(xt), bs):
                 xb = xt[perm[s:s + bs]]
-                b = torch.as_tensor(b3_masks(mask_fn, len(xb), h, w, c, rng))
+                b = torch.as_tensor(b3_masks(mask_fn, len(xb), h, w, c, rng), device=dev)
                 loss = -um_objective(net, lt, xb, b).mean()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -97,7 +101,9 @@ class ImageUM(ImageMethod):
                 return float(torch.cat([um_objective(net, lt, xv[s:s + 1024], bv[s:s + 1024])
                                         for s in range(0, len(xv), 1024)]).mean())
 
-        key = repr(({k: v for k, v in self.get_params(deep=False).items() if k != "verbose"}, seed, train.shape))
+        # the device is where, not what: a checkpoint written on the GPU resumes on the CPU and back
+        key = repr(({k: v for k, v in self.get_params(deep=False).items() if k not in ("verbose", "device")}, seed,
+                    train.shape))
         res = fit_loop(step, max_epochs=int(self.epochs), score=score, keep=net,
                        state=LoopState(optimizers={"adam": opt}, rngs={"masks": rng}), checkpoint=checkpoint,
                        key=key, verbose=bool(self.verbose), desc="um image")
@@ -121,8 +127,9 @@ class ImageUM(ImageMethod):
         if not hasattr(self, "net_"):
             raise RuntimeError("ImageUM is not fitted: call fit_images(train, val, mask_fn) first")
         n, c = len(X), self.shape_[0]
-        x = torch.as_tensor(np.asarray(X).reshape(n, -1), dtype=torch.float32)
-        b = torch.as_tensor(np.tile(np.asarray(mask).reshape(n, -1), (1, c)), dtype=torch.float32)
+        dev = next(self.net_.parameters()).device
+        x = torch.as_tensor(np.asarray(X).reshape(n, -1), dtype=torch.float32, device=dev)
+        b = torch.as_tensor(np.tile(np.asarray(mask).reshape(n, -1), (1, c)), dtype=torch.float32, device=dev)
         return x, b
 
     def nll(self, X: np.ndarray, mask: np.ndarray, kind: str, n_samples: int, seed: int = 0,
@@ -135,10 +142,10 @@ class ImageUM(ImageMethod):
         if kind != "chain":
             raise ValueError(f"UM has one likelihood, the chain rule (11): kind='chain', got {kind!r}")
         x, b = self._tensors(X, mask)
-        g = torch.Generator().manual_seed(seed)
+        g = torch.Generator(device=x.device).manual_seed(seed)  # the tabular UM's helpers draw on the data's device
         step = int(self.chunk)
         return -torch.cat([chain_rule_log_likelihood(self.net_, self.lt_, x[s:s + step], b[s:s + step], g)
-                           for s in range(0, len(x), step)]).double().numpy()
+                           for s in range(0, len(x), step)]).double().cpu().numpy()
 
     def sample_images(self, X: np.ndarray, mask: np.ndarray, n_samples: int, seed: int = 0) -> np.ndarray:
         """``n_samples`` inpaintings (S, N, C, H, W) by sequential sampling (11), all S·N rows at once."""
@@ -148,6 +155,6 @@ class ImageUM(ImageMethod):
 
         x, b = self._tensors(X, mask)
         x = x * (1 - b)  # the hidden pixels' true values never reach the sampler
-        g = torch.Generator().manual_seed(seed)
+        g = torch.Generator(device=x.device).manual_seed(seed)
         out = sequential_sample(self.net_, self.lt_, x.repeat(n_samples, 1), b.repeat(n_samples, 1), g)
-        return out.numpy().reshape(n_samples, len(X), *self.shape_)
+        return out.cpu().numpy().reshape(n_samples, len(X), *self.shape_)

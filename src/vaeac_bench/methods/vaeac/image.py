@@ -157,14 +157,20 @@ class ImageVAEACModel(VAEACModel):
 
     def pixel_probs(self, x: torch.Tensor, b: torch.Tensor, n: int, generator: torch.Generator | None = None,
                     z_mean: bool = False) -> torch.Tensor:
-        """p(x_i = 1 | z_s, x_{1-b}, b) for ``n`` prior draws z_s: (n, rows, C, H, W); ``z_mean`` uses μ_ψ."""
+        """p(x_i = 1 | z_s, x_{1-b}, b) for ``n`` prior draws z_s: (n, rows, C, H, W); ``z_mean`` uses μ_ψ.
+
+        The noise is drawn on the generator's device and moved to the model's, so a CPU generator gives the same
+        draws whether the model is on the CPU or a GPU (as :mod:`vaeac_bench.image_nll` does).
+        """
         batch = image_batch(x)
         bf = b.flatten(1).to(batch.x.dtype)
         mu, sig, ctx = self.prior(batch, bf)
         if sig is None or z_mean:
             z = mu.expand(n, *mu.shape)
         else:
-            z = mu + sig * torch.randn((n, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device)
+            on = generator.device if generator is not None else mu.device
+            eps = torch.randn((n, *mu.shape), generator=generator, dtype=mu.dtype, device=on)
+            z = mu + sig * eps.to(mu.device)
         return torch.sigmoid(self.nets.generator(z, ctx))
 
 
