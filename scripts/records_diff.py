@@ -5,9 +5,11 @@ result files in place, so "before" is the committed records at ``--before`` (``g
 files in ``results/`` now. For each dataset x method with all splits on both sides it prints the mean ± std
 over splits of the paper's metric (NRMSE or PFC), the difference, the difference in units of its standard
 error (std over splits of the paired differences / sqrt(n)), the CPU seconds of both (``cpu.total_s``) and the
-CPUs that computed them. Only the paper's setting (MCAR 50%) is compared.
+CPUs that computed them. The paper's setting (MCAR 50%) is compared unless ``--settings`` names others (the
+comparison grid's ``mar-0.1``, ...; ``all`` for every one), each its own row.
 
     python scripts/records_diff.py --before 6b63581 --methods vaeac gsnn nn --out docs/recompute-vaeac-step.md
+    python scripts/records_diff.py --before 288ad5e --methods vaeac --settings all
 """
 
 from __future__ import annotations
@@ -41,10 +43,18 @@ def _sd(values: list[float]) -> float:
     return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def collect(before: str, methods: list[str]) -> dict[tuple[str, str], list[tuple[dict, dict]]]:
-    """(dataset, method) -> [(before record, after record)] for every paper-setting file present in both."""
+def _setting(path: str) -> str:
+    """The setting of a result file's name: ``mcar-0.5`` of ``mcar-0.5_split3_<hash>.json``."""
+    return Path(path).name.split("_split")[0]
+
+
+def collect(before: str, methods: list[str], settings: tuple[str, ...] = ("mcar-0.5",),
+            ) -> dict[tuple[str, str], list[tuple[dict, dict]]]:
+    """(dataset, method[, setting]) -> [(before record, after record)] for every file of ``settings`` in both."""
+    every = settings == ("all",)
     paths = [p for p in _git("ls-tree", "-r", "--name-only", before, "results").split()
-             if p.endswith(".json") and "/mcar-0.5_split" in p and p.split("/")[2] in methods]
+             if p.endswith(".json") and "_split" in p and p.count("/") == 3 and p.split("/")[2] in methods
+             and (every or _setting(p) in settings) and "_mc" not in Path(p).stem]
     pairs: dict[tuple[str, str], list[tuple[dict, dict]]] = defaultdict(list)
     for p in paths:
         now = REPO / p
@@ -53,7 +63,8 @@ def collect(before: str, methods: list[str]) -> dict[tuple[str, str], list[tuple
         old, new = json.loads(_git("show", f"{before}:{p}")), json.loads(now.read_text())
         if old.get("provenance", {}).get("code_digest") == new.get("provenance", {}).get("code_digest"):
             continue  # not recomputed yet
-        pairs[(old["dataset"], old["method"])].append((old, new))
+        method = old["method"] if settings == ("mcar-0.5",) else f"{old['method']} {_setting(p)}"
+        pairs[(old["dataset"], method)].append((old, new))
     return pairs
 
 
@@ -93,9 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--before", required=True, help="git ref holding the records before the recompute")
     ap.add_argument("--methods", nargs="+", required=True)
+    ap.add_argument("--settings", nargs="+", default=["mcar-0.5"],
+                    help="mechanism-rate settings to compare (default: the paper's mcar-0.5; 'all': every one)")
     ap.add_argument("--out", type=Path, help="write the table here (Markdown) instead of printing it")
     args = ap.parse_args(argv)
-    text = render(collect(args.before, args.methods), args.before)
+    text = render(collect(args.before, args.methods, tuple(args.settings)), args.before)
     if args.out:
         args.out.write_text(text)
     else:
