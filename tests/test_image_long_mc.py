@@ -7,6 +7,7 @@ import logging
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 DATA = Path(os.environ.get("VAEAC_BENCH_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -74,3 +75,101 @@ def test_mc_long_of_another_network_is_not_shown(tmp_path: Path) -> None:
     path.write_text(json.dumps(long | {"cell_code_digest": "d1"}))
     attach_long_mc([record], tmp_path)
     assert record["nll"]["mc10000"] == {"mean": 1.0, "std": 0.0, "n": 3}
+
+
+def _fitted_image_estimators(tmp_path: Path) -> list[tuple[str, object, np.ndarray, np.ndarray]]:
+    """Every kind of estimator MC-10⁴ scores, trained for one tiny epoch on random images: (name, est, x, masks)."""
+    from vaeac_bench.datasets.image_registry import image_mask
+    from vaeac_bench.methods import build
+    from vaeac_bench.methods.celeba import CelebAVAEAC
+
+    rng = np.random.default_rng(0)
+    out = []
+    binary = (rng.random((40, 1, 28, 28)) < 0.3).astype(np.float32)
+    for name in ("vaeac-image-fc", "gsnn-image-fc", "vaeac-image"):
+        est = build(name, quick=True)
+        est.fit_images(binary[:24], binary[24:28], image_mask("mnist_line"), checkpoint=tmp_path / f"{name}.pt")
+        out.append((name, est, binary[28:], image_mask("mnist_line")(12, 28, 28, rng)))
+    faces = rng.random((36, 3, 64, 64)).astype(np.float32)
+    est = CelebAVAEAC(epochs=1, batch_size=8, max_val=4, validation_samples=2, random_state=0)
+    est.fit_images(faces[:16], faces[16:20], image_mask("yeh_center"), checkpoint=tmp_path / "celeba.pt")
+    out.append(("vaeac-celeba", est, faces[20:32], image_mask("yeh_center")(12, 64, 64, rng)))
+    return out
+
+
+def test_an_extension_draws_what_one_run_draws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The MC step's own path (the estimator's inputs, the generator advanced past scored objects) gives, for every
+    estimator class it scores, exactly ``est.nll``'s numbers: one run or a run resumed at a whole batch."""
+    import torch
+
+    import vaeac_bench.image_long_mc as lm
+    from vaeac_bench.image_long_mc import BATCH, _nll_inputs, _skip_draws
+    from vaeac_bench.image_nll import mc_nll
+
+    monkeypatch.setattr(lm, "SAMPLE_CHUNK", 3)  # small chunks keep it fast; the real run passes 500 to both
+    SAMPLE_CHUNK = lm.SAMPLE_CHUNK
+    samples, seed = 2 * SAMPLE_CHUNK + 1, 11  # three sample chunks, the last one short
+    for name, est, x, b in _fitted_image_estimators(tmp_path):
+        whole = est.nll(x, b, "mc", samples, seed=seed, batch_size=BATCH, sample_chunk=SAMPLE_CHUNK)
+        view, xi, bi = _nll_inputs(est, x, b)
+        gen = torch.Generator().manual_seed(seed)
+        assert np.array_equal(mc_nll(view, xi, bi, samples, generator=gen, batch_size=BATCH,
+                                     sample_chunk=SAMPLE_CHUNK), whole), name
+        gen = torch.Generator().manual_seed(seed)
+        _skip_draws(view, xi, BATCH, samples, gen)
+        tail = mc_nll(view, xi[BATCH:], bi[BATCH:], samples, generator=gen, batch_size=BATCH,
+                      sample_chunk=SAMPLE_CHUNK)
+        assert np.array_equal(tail, whole[BATCH:]), name
+    with pytest.raises(ValueError, match="whole batch"):
+        _skip_draws(view, xi, BATCH + 1, samples, torch.Generator())
+
+
+@pytest.mark.skipif(not HAS_MNIST, reason="MNIST not in the data dir")
+def test_a_killed_mc_long_resumes_and_an_extension_equals_one_run(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import vaeac_bench.image_long_mc as lm
+    from vaeac_bench.cli import main
+    from vaeac_bench.image_cell import plan_image_cells
+    from vaeac_bench.results import atomic_write_json
+
+    monkeypatch.setenv("VAEAC_BENCH_DATA", str(DATA))
+    monkeypatch.setenv("VAEAC_BENCH_CHECKPOINTS", str(tmp_path / "ck"))
+    res = tmp_path / "results"
+    argv = ["--datasets", "mnist", "--methods", "gsnn-image-fc", "--quick", "--jobs", "1", "-q",
+            "--results-dir", str(res), "--tables", "none"]
+    assert main(argv) == 0
+    _, _, cells = plan_image_cells(["mnist"], ["gsnn-image-fc"], None, "mcar", True)
+    cell = cells[0]
+    record_path = res / cell.key.relpath()
+    record = json.loads(record_path.read_text())
+    out = lm.long_mc_path(record_path, 300)
+    one = lm.compute_long_mc(cell, record, 13, samples=300)  # one uninterrupted run over 13 objects
+    assert len(one["per_object"]) == 13 and one["parts"][0]["objects"] == [0, 13]
+
+    # killed after its first save: the partial result is on disk, whole batches only
+    monkeypatch.setattr(lm, "SAVE_EVERY", lm.BATCH)
+    saves = []
+
+    def save_then_die(part: dict) -> None:
+        atomic_write_json(out, part)
+        saves.append(part["n_objects"])
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        lm.compute_long_mc(cell, record, 13, samples=300, on_save=save_then_die)
+    partial = json.loads(out.read_text())
+    assert saves == [8] and partial["n_objects"] == 8 and partial["per_object"] == one["per_object"][:8]
+    # run again: it extends the partial result to the same numbers as the one run, and says which run did what
+    assert lm.run_long_mc([cell], res, 13, samples=300, progress=False) == [out]
+    done = json.loads(out.read_text())
+    assert done["per_object"] == one["per_object"] and done["nll"] == one["nll"]
+    assert [p["objects"] for p in done["parts"]] == [[0, 8], [8, 13]] and done["timing"]["nll_s"] > 0
+    # a larger N later: the last, partial batch (objects 8-12) is scored again, the first batch kept
+    # (a batch's draws depend on its size, so objects 8-12 scored among 8 differ from the 5 of the 13-object run)
+    more = lm.compute_long_mc(cell, record, 16, samples=300, previous=done)
+    assert more["per_object"] == lm.compute_long_mc(cell, record, 16, samples=300)["per_object"]
+    assert more["per_object"][:8] == one["per_object"][:8]
+    assert [p["objects"] for p in more["parts"]] == [[0, 8], [8, 16]]
+    # another network's or another S's result is never extended: it is recomputed from the start
+    other = lm.compute_long_mc(cell, record, 9, samples=300, previous=done | {"config_hash": "other"})
+    assert [p["objects"] for p in other["parts"]] == [[0, 9]] and other["per_object"][:8] == one["per_object"][:8]

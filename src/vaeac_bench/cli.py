@@ -146,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start a cell even if its memory estimate exceeds the machine's available memory")
     p.add_argument("--mc-long", type=_positive, default=None, metavar="N",
                    help="after the image cells, table 9's MC-10^4 (eq. 17) on the first N test objects of each, "
-                        "from the cells' trained networks (1000 = the paper's; cached beside the cell results)")
+                        "from the cells' trained networks (1000 = the paper's; cached beside the cell results, "
+                        "saved every 40 objects; a larger N extends a cached result)")
     p.add_argument("--quick", action="store_true", help="tiny budgets for a smoke run (not comparable to the paper)")
     p.add_argument("--tables", default=DEFAULT_TABLES,
                    help="paper tables to render: any of 1,2,5,7,8,9,10,10t,11, all, or none (default: %(default)s); "

@@ -7,6 +7,12 @@ first ``N`` of the cell's fixed test objects (chosen by the cell's own rule: :fu
 :func:`~.celeba_cell.nll_objects`) with the cell's fixed masks. The result goes beside the cell record
 as ``<record stem>_mc10000.json``; it names the record's config hash and code digest, so a recomputed cell never
 shows an older network's MC-10⁴ (the tables then say "not computed" until this step runs again).
+
+MC-10⁴ of a conv network on 1000 objects takes hours on one core, so the step is resumable: it saves its result
+every :data:`SAVE_EVERY` objects (a killed run loses at most that many), and a later run with a larger ``N``
+extends a matching result instead of starting again. The extension draws exactly the noise one uninterrupted
+run would (the estimator's generator is advanced past the objects already scored), so the per-object numbers do
+not depend on where runs stopped: ``tests/test_image_long_mc.py`` checks this bit for bit.
 """
 
 from __future__ import annotations
@@ -14,9 +20,12 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from .argcheck import check_int
 
@@ -24,6 +33,10 @@ LONG_MC_SCHEMA = "vaeac-bench/image-long-mc/1"
 LONG_MC_SAMPLES = 10_000
 #: the code of this step itself (the record's method code comes on top: its digest names the network's code)
 LONG_MC_CODE = ("image_long_mc.py", "image_nll.py", "argcheck.py")
+#: the estimator's batches (objects per pass) and sample chunks; an extension resumes at a whole batch
+BATCH, SAMPLE_CHUNK = 8, 500
+#: objects scored between two saves of a partial result (whole batches)
+SAVE_EVERY = 5 * BATCH
 log = logging.getLogger("vaeac_bench")
 
 
@@ -41,19 +54,61 @@ def matches(long: dict[str, Any], record: dict[str, Any]) -> bool:
             and long.get("cell_code_digest") == recorded_digest(record))
 
 
+def _nll_inputs(est: Any, x: np.ndarray, b: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
+    """What ``est.nll`` hands :func:`~.image_nll.mc_nll`: the estimator view and the images and masks as it passes
+    them (CelebA's are normalised, A.3). ``tests/test_image_long_mc.py`` checks the two agree for every class."""
+    from .methods.vaeac.image import EstimatorView
+
+    if hasattr(est, "normalise"):  # methods/celeba.py: normalised values, (N, H, W) masks
+        from .methods.celeba import _masks
+
+        return EstimatorView(est.model_), est.normalise(x), _masks(b, len(x))
+    return EstimatorView(est.model_), x, b
+
+
+def _skip_draws(view: Any, x: np.ndarray, n_objects: int, samples: int, generator: Any) -> None:
+    """Advance ``generator`` past the noise :func:`~.image_nll.mc_nll` draws for the first ``n_objects`` objects
+    (whole batches of :data:`BATCH`): the same calls, shapes and order, without evaluating the network."""
+    import torch
+
+    if n_objects % BATCH:
+        raise ValueError(f"an extension resumes at a whole batch of {BATCH} objects, got {n_objects}")
+    if n_objects == 0:
+        return
+    model = view.model
+    was = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            dev = next(model.parameters()).device
+            xb = torch.as_tensor(np.asarray(x[:BATCH])).float()
+            if xb.dim() == 3:
+                xb = xb.unsqueeze(1)
+            mu, _, _ = view.prior(xb.to(dev), torch.zeros_like(xb).to(dev))  # the latent's shape only
+    finally:
+        if was:
+            model.train()
+    for _ in range(n_objects // BATCH):
+        for k in range(0, samples, SAMPLE_CHUNK):
+            torch.randn((min(SAMPLE_CHUNK, samples - k), *mu.shape), generator=generator)
+
+
 def compute_long_mc(cell: Any, record: dict[str, Any], n_objects: int, *, samples: int = LONG_MC_SAMPLES,
                     data_dir: str | os.PathLike | None = None, checkpoint_dir: str | os.PathLike | None = None,
-                    threads: int = 1, device: str = "cpu") -> dict[str, Any]:
+                    threads: int = 1, device: str = "cpu", previous: dict[str, Any] | None = None,
+                    on_save: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """MC-``samples`` NLL (17) on the first ``n_objects`` test objects of ``cell``, from its finished checkpoint.
 
     ``device`` is where the reloaded network scores (``run-bench --device``); the estimator's noise is drawn on
-    the CPU whatever the device (:mod:`vaeac_bench.image_nll`).
+    the CPU whatever the device (:mod:`vaeac_bench.image_nll`). ``previous``, a result of the same network with
+    fewer objects, is extended from its last whole batch; ``on_save`` receives the partial result every
+    :data:`SAVE_EVERY` objects (``run_long_mc`` writes it), so a killed run resumes where it stopped.
     """
     from .datasets.image_registry import image_mask
     from .datasets.images import load_images
-    from .image_cell import FULL_EVAL, QUICK_EVAL, _stats, checkpoint_path, scored_test, test_masks
+    from .image_cell import FULL_EVAL, QUICK_EVAL, checkpoint_path, scored_test, test_masks
     from .methods import build, seed
-    from .provenance import build_provenance, code_digest, is_stale, paths_digest, recorded_digest
+    from .provenance import code_digest, is_stale
     from .resources import PeakRSS, limit_threads
     from .runner import _place, method_seed
 
@@ -102,24 +157,75 @@ def compute_long_mc(cell: Any, record: dict[str, Any], n_objects: int, *, sample
                     "best_epoch"):
                 raise RuntimeError(f"the checkpoint {ck} does not hold the record's finished run (epochs "
                                    f"{info.get('epochs_run')} vs {want}); recompute the cell")
-            t0 = time.perf_counter()
-            v = est.nll(x_all[:n], b_all[:n], "mc", samples, seed=cell_seed + 2, batch_size=8, sample_chunk=500)
-            t1 = time.perf_counter()
+            import torch
+
+            from .image_nll import mc_nll
+
+            # the objects already scored by ``previous``, up to its last whole batch, are kept as they are
+            kept: list[float] = []
+            parts: list[dict[str, Any]] = []
+            if previous is not None and matches(previous, record) and previous.get("samples") == samples \
+                    and previous.get("test_selection") == selection:
+                old = list(previous.get("per_object", []))
+                kept = old[:min(len(old), n) // BATCH * BATCH]
+                parts = [p for p in previous.get("parts", []) if p["objects"][1] <= len(kept)]
+                if not parts and kept:  # a result of one run, written before parts were recorded; its time
+                    # covers the kept objects only when none were dropped (a last, partial batch is redone)
+                    parts = [{"objects": [0, len(kept)], "cpu": previous.get("provenance", {}).get(
+                        "machine", {}).get("cpu"), "nll_s": previous.get("timing", {}).get("nll_s")
+                        if len(kept) == len(old) else None, "finished": previous.get("finished")}]
+            view, x_in, b_in = _nll_inputs(est, x_all[:n], b_all[:n])
+            gen = torch.Generator().manual_seed(cell_seed + 2)  # the stream est.nll(..., seed=cell_seed + 2) draws
+            _skip_draws(view, x_in, len(kept), samples, gen)
+            values = list(kept)
+            run_start, t_run = len(kept), 0.0
+            for start in range(len(kept), n, SAVE_EVERY):
+                stop = min(n, start + SAVE_EVERY)
+                t0 = time.perf_counter()
+                v = mc_nll(view, x_in[start:stop], b_in[start:stop], samples, generator=gen, batch_size=BATCH,
+                           sample_chunk=SAMPLE_CHUNK)
+                t_run += time.perf_counter() - t0
+                values.extend(float(a) for a in v)
+                if on_save is not None and stop < n:
+                    on_save(_long_result(cell, record, selection, len(x_all), samples, values, parts, run_start,
+                                         t_run, est, mem.peak_mb, threads, ran_on, device, cell_seed))
+    return _long_result(cell, record, selection, len(x_all), samples, values, parts, run_start, t_run, est,
+                        mem.peak_mb, threads, ran_on, device, cell_seed)
+
+
+def _long_result(cell: Any, record: dict[str, Any], selection: str, n_all: int, samples: int,
+                 values: list[float], parts: list[dict[str, Any]], run_start: int, t_run: float, est: Any,
+                 peak_mb: float | None, threads: int, ran_on: str, device: str, cell_seed: int) -> dict[str, Any]:
+    """The MC result of ``values`` (the first ``len(values)`` objects); ``parts`` says which run scored which."""
+    from .image_cell import _stats
+    from .provenance import build_provenance, paths_digest, recorded_digest
+
+    k = cell.key
+    n = len(values)
+    prov = build_provenance(
+        method=k.method, target="image_long_mc", params={"samples": int(samples), "n_objects": int(n)},
+        dataset_source=cell.config["dataset_source"], seeds={"split": k.split, "method": cell_seed + 2},
+        est=est, peak_rss_mb=peak_mb, threads=threads, device=ran_on, device_requested=device) \
+        | {"long_mc_code_digest": paths_digest(LONG_MC_CODE)}
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    these = list(parts)
+    if n > run_start:
+        these.append({"objects": [run_start, n], "cpu": prov["machine"].get("cpu"), "nll_s": t_run,
+                      "finished": now})
+    times = [p["nll_s"] for p in these]
     return {
         "long_mc_schema": LONG_MC_SCHEMA, "dataset": k.dataset, "method": k.method, "split": k.split,
         "mechanism": k.mechanism, "config_hash": k.config_hash, "cell_code_digest": recorded_digest(record),
         "samples": int(samples), "n_objects": int(n),
-        "objects": f"the first {n} of the cell's {len(x_all)} test objects",
+        "objects": f"the first {n} of the cell's {n_all} test objects",
         "test_selection": selection,
-        "nll": _stats(v),
-        "per_object": [float(a) for a in v],
-        "timing": {"nll_s": t1 - t0},
-        "provenance": build_provenance(
-            method=k.method, target="image_long_mc", params={"samples": int(samples), "n_objects": int(n)},
-            dataset_source=cell.config["dataset_source"], seeds={"split": k.split, "method": cell_seed + 2},
-            est=est, peak_rss_mb=mem.peak_mb, threads=threads, device=ran_on, device_requested=device)
-        | {"long_mc_code_digest": paths_digest(LONG_MC_CODE)},
-        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "nll": _stats(np.asarray(values)),
+        "per_object": [float(a) for a in values],
+        # the whole estimate's time when every part was timed; each part's own time and CPU in ``parts``
+        "timing": {"nll_s": sum(times) if None not in times else None, "nll_s_this_run": t_run},
+        "parts": these,
+        "provenance": prov,
+        "finished": now,
     }
 
 
@@ -152,15 +258,18 @@ def run_long_mc(cells: list[Any], results_dir: str | os.PathLike, n_objects: int
         if not record.get("nll") or not str(record.get("nll_scope", "hidden pixels")).startswith("hidden pixels"):
             continue  # no NLL (CelebA's Yeh cells), or whole images (figure 9's plain VAE): not a row of table 9
         out = long_mc_path(path, samples)
+        old = None
         if out.is_file():
             old = json.loads(out.read_text())
             if matches(old, record) and old.get("n_objects", 0) >= min(
                     n_objects, record["data"].get("n_nll") or record["data"]["n_test"]):
                 continue
-        todo.append((cell, record, out))
-    for cell, record, out in tqdm(todo, desc=f"MC-{samples}", unit="cell", disable=not progress or not todo):
-        try:
-            r = compute_long_mc(cell, record, n_objects, samples=samples, data_dir=data_dir, device=device)
+        todo.append((cell, record, out, old))
+    for cell, record, out, old in tqdm(todo, desc=f"MC-{samples}", unit="cell",
+                                       disable=not progress or not todo):
+        try:  # a partial result is written every SAVE_EVERY objects; a matching one is extended, not redone
+            r = compute_long_mc(cell, record, n_objects, samples=samples, data_dir=data_dir, device=device,
+                                previous=old, on_save=lambda part, out=out: atomic_write_json(out, part))
         except (FileNotFoundError, ValueError, RuntimeError) as err:
             log.warning("MC-%d of %s skipped: %s", samples, cell.label, err)
             continue
