@@ -34,17 +34,18 @@ PROXY = {"vaeac": "bench_vaeac.Fit.time_fit_5_epochs", "gsnn": "bench_vaeac.Fit.
 
 
 def asv_values(folder: Path) -> dict[tuple[str, tuple[str, ...]], float]:
-    """Every (benchmark, parameter combination) -> value of the newest full result file of an asv machine."""
+    """Every (benchmark, parameter combination) -> value of the newest full result file of an asv machine, read
+    through asv's own result API (``asv.results.Results``), so a change of its file format is asv's to handle."""
+    from asv.results import Results
+
     files = sorted((p for p in folder.glob("*.json") if p.name != "machine.json"), key=lambda p: p.stat().st_size)
-    data = json.loads(files[-1].read_text())
-    cols = data["result_columns"]
+    res = Results.load(str(files[-1]))
     out = {}
-    for name, row in data["results"].items():
-        r = dict(zip(cols, row, strict=False))
-        if r.get("result") is None:
-            continue
-        combos = list(itertools.product(*r["params"])) if r.get("params") else [()]
-        for combo, value in zip(combos, r["result"], strict=False):
+    for name in res.get_all_result_keys():
+        params = res.get_result_params(name)
+        values = res.get_result_value(name, params)
+        combos = list(itertools.product(*params)) if params else [()]
+        for combo, value in zip(combos, values if params else [values], strict=False):
             if isinstance(value, int | float) and not math.isnan(value):
                 out[(name, tuple(combo))] = float(value)
     return out
