@@ -36,17 +36,31 @@ def test_a_bad_device_or_a_scheduler_without_dask_is_refused(capsys, tmp_path):
         run(plan(["iris"], ["mean"], [0]), tmp_path, device="cuda:x", progress=False)
 
 
-def test_cpu_reaches_the_estimator_and_is_recorded(monkeypatch, tmp_path):
-    from vaeac_bench.methods.vaeac import VAEACMethod
-
-    seen = []
-    fit = VAEACMethod.fit
+def _devices_seen(monkeypatch: pytest.MonkeyPatch, cls: type, method: str) -> list[str]:
+    """Wrap ``cls.method`` so that each call records the estimator's ``device``; returns the list it fills."""
+    seen: list[str] = []
+    wrapped = getattr(cls, method)
 
     def spy(self, *args, **kwargs):
         seen.append(self.device)
-        return fit(self, *args, **kwargs)
+        return wrapped(self, *args, **kwargs)
 
-    monkeypatch.setattr(VAEACMethod, "fit", spy)
+    monkeypatch.setattr(cls, method, spy)
+    return seen
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every device but "cpu" resolves to cuda:1, so the placement is checked on a machine without a GPU."""
+    import vaeac_bench.nn.harness as harness
+
+    monkeypatch.setattr(harness, "resolve_device", lambda d: torch.device("cuda:1" if d != "cpu" else "cpu"))
+
+
+def test_cpu_reaches_the_estimator_and_is_recorded(monkeypatch, tmp_path):
+    from vaeac_bench.methods.vaeac import VAEACMethod
+
+    seen = _devices_seen(monkeypatch, VAEACMethod, "fit")
     assert main(["--datasets", "iris", "--methods", "vaeac,mean", "--splits", "1", "--quick", "--jobs", "1",
                  "--device", "cpu", "--tables", "none", "--results-dir", str(tmp_path), "-q"]) == 0
     assert seen == ["cpu"]
@@ -56,10 +70,7 @@ def test_cpu_reaches_the_estimator_and_is_recorded(monkeypatch, tmp_path):
         assert "device" not in json.loads(path.read_text())["config"]["params"]
 
 
-def test_every_neural_method_gets_the_resolved_device(monkeypatch):
-    import vaeac_bench.nn.harness as harness
-
-    monkeypatch.setattr(harness, "resolve_device", lambda d: torch.device("cuda:1" if d != "cpu" else "cpu"))
+def test_every_neural_method_gets_the_resolved_device(fake_cuda):
     neural = [m for m in resolve("all") if "device" in inspect.signature(get(m).load_class()).parameters]
     assert {"vaeac", "gsnn", "nn", "gain", "um"} <= set(neural)
     for m in neural:
@@ -76,12 +87,10 @@ def test_the_device_is_not_part_of_a_cells_identity(tmp_path):
     assert first.computed == [cells[0].label] and again.reused == [cells[0].label] and not again.computed
 
 
-def test_every_neural_image_method_takes_the_device(monkeypatch):
+def test_every_neural_image_method_takes_the_device(fake_cuda):
     # issue 12 §3: the image cells build their estimators through the same _place as the tabular ones
-    import vaeac_bench.nn.harness as harness
     from vaeac_bench.methods import GROUPS
 
-    monkeypatch.setattr(harness, "resolve_device", lambda d: torch.device("cuda:1" if d != "cpu" else "cpu"))
     for m in GROUPS["images"]:
         est = build(m, quick=True)
         if m == "naive-bayes-image":  # counting pixels: no network, stays on the CPU
@@ -101,14 +110,7 @@ def test_the_device_reaches_the_binary_image_cells_and_is_recorded(tmp_path, mon
         pytest.skip("MNIST not in the data dir")
     monkeypatch.setenv("VAEAC_BENCH_DATA", str(data))
     monkeypatch.setenv("VAEAC_BENCH_CHECKPOINTS", str(tmp_path / "ck"))
-    seen = []
-    fit = ImageVAEAC.fit_images
-
-    def spy(self, *args, **kwargs):
-        seen.append(self.device)
-        return fit(self, *args, **kwargs)
-
-    monkeypatch.setattr(ImageVAEAC, "fit_images", spy)
+    seen = _devices_seen(monkeypatch, ImageVAEAC, "fit_images")
     cells = plan(["mnist"], ["vaeac-image-fc", "naive-bayes-image"], [0], "mnist_line", 0.0, 1, True)
     summary = run(cells, tmp_path / "res", device="auto", progress=False)  # "auto" is the CPU here
     assert not summary.failed and seen == ["cpu"]
