@@ -93,6 +93,20 @@ def test_save_load_round_trip(tmp_path):
     np.testing.assert_array_equal(a.transform(X), VAEACImputer.load(a.save(tmp_path / "arr")).transform(X))
 
 
+def test_an_imputer_loaded_inside_torch_inference_mode_imputes_as_the_saved_one(tmp_path):
+    import torch
+
+    df = mixed_frame()
+    imp = VAEACImputer(**TINY, random_state=0).fit(df)
+    path = imp.save(tmp_path / "imp")
+    with torch.inference_mode():  # a serving process: every tensor made here is an inference tensor
+        loaded = VAEACImputer.load(path)
+        pd.testing.assert_frame_equal(imp.transform(df), loaded.transform(df))
+        a, b = imp.sample(df, 2), loaded.sample(df, 2)
+    for x, y in zip(a, b, strict=True):  # a list of n DataFrames
+        pd.testing.assert_frame_equal(x, y)
+
+
 def test_unknown_category_at_transform_is_refused_with_column_named():
     df = mixed_frame()
     imp = VAEACImputer(**TINY, random_state=0).fit(df)

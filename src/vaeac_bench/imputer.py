@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import sys
 from numbers import Integral
 from pathlib import Path
 from typing import Any, ClassVar
@@ -517,7 +518,7 @@ class MethodImputer(TransformerMixin, BaseEstimator):
         for k in _product_extras(name):  # folders written before the product model held the registered one
             params.setdefault(k, None)
         obj = imputer_class(name)(categorical_features=meta["categorical_features"], **params)
-        method = Imputer.load(path / "model")
+        method = _load_method(Imputer, path / "model")
         if not isinstance(method, REGISTRY[name].load_class()):
             raise TypeError(f"{path / 'model'} holds a {type(method).__name__}, not the {name!r} method")
         extra = {k: getattr(obj, k) for k in _product_extras(name)}
@@ -545,6 +546,17 @@ class MethodImputer(TransformerMixin, BaseEstimator):
         else:
             obj.levels_ = [None if lev is None else np.asarray(lev, dtype=float) for lev in meta["levels"]]
         return obj
+
+
+def _load_method(imputer: Any, folder: Path) -> Any:
+    """``Imputer.load(folder)`` with torch's inference mode switched off while the weights are built. Inside a
+    ``torch.inference_mode()`` block they would become inference tensors, which carry no version counter, and
+    VAEAC's sampler cache reads that counter (``fast_sampler.sampler_for``): ``transform`` would then fail."""
+    torch = sys.modules.get("torch")  # imported only by the methods that use it
+    if torch is not None and torch.is_inference_mode_enabled():
+        with torch.inference_mode(False):
+            return imputer.load(folder)
+    return imputer.load(folder)
 
 
 _CLASSES: dict[str, type[MethodImputer]] = {}
