@@ -173,3 +173,35 @@ def test_a_killed_mc_long_resumes_and_an_extension_equals_one_run(tmp_path: Path
     # another network's or another S's result is never extended: it is recomputed from the start
     other = lm.compute_long_mc(cell, record, 9, samples=300, previous=done | {"config_hash": "other"})
     assert [p["objects"] for p in other["parts"]] == [[0, 9]] and other["per_object"][:8] == one["per_object"][:8]
+    # scored by other weights (a network trained again): refused, and the result on disk is kept as it was
+    assert done["weights_sha256"] == more["weights_sha256"] == one["weights_sha256"]
+    assert len(one["weights_sha256"]) == 64
+    atomic_write_json(out, done | {"weights_sha256": "0" * 64})
+    before = out.read_bytes()
+    assert lm.run_long_mc([cell], res, 16, samples=300, progress=False) == []
+    assert out.read_bytes() == before
+
+
+def test_an_extension_by_other_weights_is_refused() -> None:
+    """A result records the weights it scored; a network trained again never extends it (issue 10)."""
+    import torch
+
+    import vaeac_bench.image_long_mc as lm
+    from vaeac_bench.provenance import machine
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    digest = lm.weights_sha256(model)
+    assert digest == lm.weights_sha256(model) and len(digest) == 64
+    with torch.no_grad():
+        model[0].weight[0, 0] += 1e-7  # the smallest change a retrain on another CPU makes
+    other = lm.weights_sha256(model)
+    assert other != digest
+    cpu = machine()["cpu"]
+    scored = {"n_objects": 736, "weights_sha256": digest, "parts": [{"cpu": "AMD EPYC"}]}
+    lm._check_same_weights(scored, digest, cpu, "cell")  # the same weights, any CPU: extended
+    with pytest.raises(RuntimeError, match=r"other weights .*736 objects already scored.*trained again"):
+        lm._check_same_weights(scored, other, cpu, "cell")
+    legacy = {"n_objects": 736, "parts": [{"cpu": "AMD EPYC"}, {"cpu": "AMD EPYC"}]}  # written before digests
+    with pytest.raises(RuntimeError, match=r"record no weights digest and ran on \['AMD EPYC'\]"):
+        lm._check_same_weights(legacy, digest, "Intel(R) Xeon(R) Processor", "cell")
+    lm._check_same_weights(legacy, digest, "AMD EPYC", "cell")  # same CPU: training is deterministic there

@@ -12,7 +12,9 @@ MC-10⁴ of a conv network on 1000 objects takes hours on one core, so the step 
 every :data:`SAVE_EVERY` objects (a killed run loses at most that many), and a later run with a larger ``N``
 extends a matching result instead of starting again. The extension draws exactly the noise one uninterrupted
 run would (the estimator's generator is advanced past the objects already scored), so the per-object numbers do
-not depend on where runs stopped: ``tests/test_image_long_mc.py`` checks this bit for bit.
+not depend on where runs stopped: ``tests/test_image_long_mc.py`` checks this bit for bit. A result also records
+the sha256 of the weights it scored, and only those weights extend it: a checkpoint trained again (say, after the
+cache was lost, on another CPU) is refused rather than mixed in.
 """
 
 from __future__ import annotations
@@ -52,6 +54,45 @@ def matches(long: dict[str, Any], record: dict[str, Any]) -> bool:
 
     return (long.get("long_mc_schema") == LONG_MC_SCHEMA and long.get("config_hash") == record.get("config_hash")
             and long.get("cell_code_digest") == recorded_digest(record))
+
+
+def weights_sha256(model: Any) -> str:
+    """sha256 of ``model``'s parameters and buffers (names, dtypes, shapes, bytes, in name order).
+
+    An MC result records the weights it scored, so an extension never glues another network's numbers onto
+    them: a checkpoint trained again (another CPU rounds differently) holds other weights under the same
+    config hash and code digest.
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        a = t.detach().cpu().contiguous().numpy()
+        h.update(f"{name}|{a.dtype}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _check_same_weights(previous: dict[str, Any], digest: str, cpu: str | None, label: str) -> None:
+    """Refuse to extend ``previous`` unless it was scored by the weights ``digest``.
+
+    A result written before digests were recorded is accepted only when every part of it ran on this CPU
+    (``cpu``): training is deterministic on one CPU, not across CPUs.
+    """
+    n = previous.get("n_objects")
+    how = (f"keep its {n} objects, or move {label}'s MC result aside to score every object with these weights "
+           f"(and recompute the cell, whose own numbers came from the earlier weights)")
+    old = previous.get("weights_sha256")
+    if old is not None:
+        if old != digest:
+            raise RuntimeError(f"the checkpoint of {label} holds other weights (sha256 {digest[:12]}) than the "
+                               f"{n} objects already scored (sha256 {old[:12]}): it was trained again; {how}")
+        return
+    cpus = {p.get("cpu") for p in previous.get("parts", [])} or {None}
+    if cpus != {cpu}:
+        raise RuntimeError(f"the {n} objects already scored for {label} record no weights digest and ran on "
+                           f"{sorted(map(str, cpus))}, not on this CPU ({cpu}); a checkpoint trained here may "
+                           f"hold other weights; {how}")
 
 
 def _nll_inputs(est: Any, x: np.ndarray, b: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
@@ -164,8 +205,12 @@ def compute_long_mc(cell: Any, record: dict[str, Any], n_objects: int, *, sample
             # the objects already scored by ``previous``, up to its last whole batch, are kept as they are
             kept: list[float] = []
             parts: list[dict[str, Any]] = []
+            digest = weights_sha256(est.model_)
             if previous is not None and matches(previous, record) and previous.get("samples") == samples \
                     and previous.get("test_selection") == selection:
+                from .provenance import machine
+
+                _check_same_weights(previous, digest, machine().get("cpu"), cell.label)
                 old = list(previous.get("per_object", []))
                 kept = old[:min(len(old), n) // BATCH * BATCH]
                 parts = [p for p in previous.get("parts", []) if p["objects"][1] <= len(kept)]
@@ -188,15 +233,17 @@ def compute_long_mc(cell: Any, record: dict[str, Any], n_objects: int, *, sample
                 values.extend(float(a) for a in v)
                 if on_save is not None and stop < n:
                     on_save(_long_result(cell, record, selection, len(x_all), samples, values, parts, run_start,
-                                         t_run, est, mem.peak_mb, threads, ran_on, device, cell_seed))
+                                         t_run, est, mem.peak_mb, threads, ran_on, device, cell_seed, digest))
     return _long_result(cell, record, selection, len(x_all), samples, values, parts, run_start, t_run, est,
-                        mem.peak_mb, threads, ran_on, device, cell_seed)
+                        mem.peak_mb, threads, ran_on, device, cell_seed, digest)
 
 
 def _long_result(cell: Any, record: dict[str, Any], selection: str, n_all: int, samples: int,
                  values: list[float], parts: list[dict[str, Any]], run_start: int, t_run: float, est: Any,
-                 peak_mb: float | None, threads: int, ran_on: str, device: str, cell_seed: int) -> dict[str, Any]:
-    """The MC result of ``values`` (the first ``len(values)`` objects); ``parts`` says which run scored which."""
+                 peak_mb: float | None, threads: int, ran_on: str, device: str, cell_seed: int,
+                 digest: str) -> dict[str, Any]:
+    """The MC result of ``values`` (the first ``len(values)`` objects); ``parts`` says which run scored which,
+    ``weights_sha256`` which weights (:func:`weights_sha256`)."""
     from .image_cell import _stats
     from .provenance import build_provenance, paths_digest, recorded_digest
 
@@ -219,6 +266,7 @@ def _long_result(cell: Any, record: dict[str, Any], selection: str, n_all: int, 
         "samples": int(samples), "n_objects": int(n),
         "objects": f"the first {n} of the cell's {n_all} test objects",
         "test_selection": selection,
+        "weights_sha256": digest,
         "nll": _stats(np.asarray(values)),
         "per_object": [float(a) for a in values],
         # the whole estimate's time when every part was timed; each part's own time and CPU in ``parts``
