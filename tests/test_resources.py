@@ -9,7 +9,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from vaeac_bench.resources import MemoryScheduler, estimate_mb, formula_mb, limit_threads
+from vaeac_bench.resources import (
+    IMAGE_MEMORY_MB,
+    MemoryScheduler,
+    estimate_mb,
+    formula_mb,
+    image_estimate_mb,
+    limit_threads,
+)
 from vaeac_bench.results import atomic_write_text
 from vaeac_bench.runner import MemoryRefused, plan, run
 
@@ -54,6 +61,37 @@ def test_a_cell_too_big_for_the_machine_is_refused_with_one_clear_line(tmp_path)
         run(cells, tmp_path, progress=False, memory_budget_mb=1.0)
     assert not list(tmp_path.rglob("*.json"))
     assert run(cells, tmp_path, progress=False, memory_budget_mb=1.0, ignore_memory=True).computed
+
+
+def test_image_cells_are_estimated_from_measured_image_peaks_not_a_table_formula():
+    """Two Omniglot conv cells (15-17 GB each, measured) never start together on a 24 GB machine, even with no
+    record of them in the results folder (they were OOM-killed on 2026-12-04 when estimated as tables)."""
+    from vaeac_bench.datasets import get_spec
+    from vaeac_bench.datasets.image_registry import dataset_kind
+
+    image_sets = [n for n in ("mnist", "omniglot", "omniglot28", "celeba64", "celeba128") if get_spec(n)]
+    assert all(dataset_kind(n) != "table" for n in image_sets)
+    conv = estimate_mb("omniglot", "vaeac-image", None, {}, image=True)
+    assert conv == pytest.approx(1.1 * 17400.0) and conv > 20 * estimate_mb("omniglot", "vaeac-image", None, {})
+    sched = MemoryScheduler(budget_mb=24 * 1024, jobs=2)
+    sched.running["vaeac"] = conv
+    assert not sched.can_start(estimate_mb("omniglot", "gsnn-image", None, {}, image=True))
+    assert sched.can_start(estimate_mb("mnist", "vaeac-image-fc", None, {}, image=True))  # small ones still pair
+    # a recorded peak still wins; an unmeasured method takes its dataset's largest peak, an unmeasured dataset
+    # the largest of all (too high costs parallelism, too low an OOM kill)
+    assert estimate_mb("omniglot", "vaeac-image", None, {("omniglot", "vaeac-image"): 1000.0}, image=True) == \
+        pytest.approx(1100.0)
+    assert image_estimate_mb("omniglot28", "vaeac-image") == max(IMAGE_MEMORY_MB["omniglot28"].values())
+    assert image_estimate_mb("celeba128", "vaeac-celeba") == 17400.0
+
+
+def test_the_runner_refuses_an_image_cell_by_its_image_estimate(tmp_path):
+    from vaeac_bench.image_cell import plan_image_cells
+
+    _, _, cells = plan_image_cells(["omniglot"], ["vaeac-image"], None, "mcar", False)
+    with pytest.raises(MemoryRefused, match=r"omniglot/vaeac-image.* needs about 18\.7 GB but 10\.0 GB"):
+        run(cells, tmp_path, progress=False, memory_budget_mb=10 * 1024)
+    assert not list(tmp_path.rglob("*.json"))
 
 
 def test_thread_limits_are_scoped_to_the_cell_and_restored():

@@ -28,6 +28,20 @@ FAMILY_MEMORY_MB: dict[str, tuple[float, float]] = {
     "mean": (250.0, 0.0005),
 }
 DEFAULT_FAMILY = (700.0, 0.005)
+#: peak RSS (MB) of image cells as their committed records measured them (2026-12-04/05, Intel Xeon and AMD EPYC,
+#: one thread): an image cell's memory follows its resolution and network, not a table's rows x columns, so it has
+#: its own fallback when the results folder holds no record of the cell. Omniglot's conv cells peak at 15-17 GB
+#: while scoring their 1000 objects; two of them at once were OOM-killed on a 24 GB machine (2026-12-04).
+IMAGE_MEMORY_MB: dict[str, dict[str, float]] = {
+    "mnist": {"vaeac-image": 2180.0, "gsnn-image": 2270.0, "vaeac-image-fc": 980.0, "gsnn-image-fc": 950.0,
+              "vae-image-fc": 960.0, "um-image": 840.0, "gain-image": 5860.0, "gain-original-image": 2590.0,
+              "naive-bayes-image": 740.0},
+    "omniglot": {"vaeac-image": 17400.0, "gsnn-image": 15100.0, "vaeac-image-fc": 4640.0,
+                 "gsnn-image-fc": 4490.0, "naive-bayes-image": 3430.0},
+    "omniglot28": {"naive-bayes-image": 520.0},
+    "celeba64": {"vaeac-celeba": 2360.0, "gsnn-celeba": 2420.0, "naive-bayes-celeba": 3180.0,
+                 "biharmonic-inpaint": 1550.0, "navier-stokes-inpaint": 1550.0, "telea-inpaint": 1550.0},
+}
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
@@ -120,11 +134,23 @@ def recorded_peaks(results_dir: Path) -> dict[tuple[str, str], float]:
     return stale | current
 
 
+def image_estimate_mb(dataset: str, method: str) -> float:
+    """An image cell's peak from :data:`IMAGE_MEMORY_MB`; a pair not measured yet gets the largest peak measured on
+    its dataset, or on any image dataset when its dataset has none (too high costs parallelism, too low an OOM kill)."""
+    on_dataset = IMAGE_MEMORY_MB.get(dataset) or {}
+    if method in on_dataset:
+        return on_dataset[method]
+    return max(on_dataset.values(), default=max(v for d in IMAGE_MEMORY_MB.values() for v in d.values()))
+
+
 def estimate_mb(dataset: str, method: str, shape: tuple[int, int] | None,
-                peaks: dict[tuple[str, str], float]) -> float:
-    """A cell's memory estimate: its recorded peak (+10%) when one exists, else the family formula."""
+                peaks: dict[tuple[str, str], float], image: bool = False) -> float:
+    """A cell's memory estimate: its recorded peak (+10%) when one exists, else the image table's peak (+10%) for an
+    image cell (``image``), else the family formula."""
     if (dataset, method) in peaks:
         return 1.1 * peaks[(dataset, method)]
+    if image:
+        return 1.1 * image_estimate_mb(dataset, method)
     rows, cols = shape if shape is not None else (1000, 20)
     return formula_mb(method, rows, cols)
 

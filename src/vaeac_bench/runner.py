@@ -392,7 +392,8 @@ def run(cells: Sequence[Cell], results_dir: str | os.PathLike, jobs: int = 1, da
             summary.reused.append(c.label)
     budget = available_mb() if memory_budget_mb is None else float(memory_budget_mb)
     peaks = recorded_peaks(results_dir)
-    estimates = [estimate_mb(c.key.dataset, c.key.method, (shapes or {}).get(c.key.dataset), peaks) for c in todo]
+    estimates = [estimate_mb(c.key.dataset, c.key.method, (shapes or {}).get(c.key.dataset), peaks,
+                             image=c.source is None and dataset_kind(c.key.dataset) != "table") for c in todo]
     sched = MemoryScheduler(budget, jobs)
     if backend == "local" or scheduler is None:  # a remote cluster's memory is checked against its workers
         estimates = refuse_too_big(todo, estimates, budget, ignore_memory)
