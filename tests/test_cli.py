@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -194,3 +195,28 @@ def test_splits_zero_is_refused_with_the_spelling_of_split_index_zero(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["--splits", "0", "--no-run"])
     assert exit_.value.code == 2 and "for split index 0 alone write '0,'" in capsys.readouterr().err
+
+
+def test_threads_per_cell_reach_the_cells_and_set_the_default_jobs(tmp_path, monkeypatch):
+    """--threads N runs each cell with N threads (recorded in its provenance); --jobs then defaults to cores // N."""
+    import vaeac_bench.runner as runner
+
+    monkeypatch.chdir(tmp_path)
+    args = ["--datasets", "iris", "--methods", "mean", "--splits", "1", "--quick", "-q", "--tables", "none"]
+    seen: dict = {}
+    real = runner.run
+
+    def spy(*a, **kw):
+        seen.update(kw)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(runner, "run", spy)
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    assert main([*args, "--threads", "2"]) == 0
+    assert seen["threads"] == 2 and seen["jobs"] == 2  # 4 cores / 2 threads
+    record = json.loads(next((tmp_path / "bench-quick" / "results").rglob("*.json")).read_text())
+    assert record["provenance"]["machine"]["threads"] == 2
+    assert main([*args, "--threads", "3", "--jobs", "1"]) == 0 and seen["jobs"] == 1
+    assert main(args) == 0 and seen["threads"] == 1 and seen["jobs"] == 4
+    with pytest.raises(SystemExit):
+        main([*args, "--threads", "0"])

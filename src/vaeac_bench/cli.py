@@ -128,8 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", default=None, help="where result files go (default: results/, or "
                                                        "bench-quick/results with --quick)")
     p.add_argument("--reports-dir", default=None, help="where tables go (default: reports/, or bench-quick/reports)")
-    p.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1,
-                   help="parallel cells, one thread each, as memory allows (default: number of cores)")
+    p.add_argument("--jobs", type=_positive, default=None,
+                   help="parallel cells, --threads threads each, as memory allows (default: the number of cores "
+                        "divided by --threads)")
+    p.add_argument("--threads", type=_positive, default=1,
+                   help="threads per cell (default 1: on 2 cores two one-thread cells beat one two-thread cell); "
+                        "more for a few large cells, e.g. the Omniglot conv models. A cell's numbers can differ "
+                        "in the last bits with its thread count; each record names it")
     p.add_argument("--backend", choices=("local", "dask"), default="local",
                    help="where cells run: local worker processes, or a Dask cluster (needs the 'cluster' extra); "
                         "either way this process writes every result file (default: %(default)s)")
@@ -334,7 +339,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"run-bench: error: cannot set up the methods: {err}", file=sys.stderr)
             return 2
         try:
-            summary = run(cells, results_dir, jobs=args.jobs, data_dir=args.data_dir, progress=not args.quiet,
+            cores = os.cpu_count() or 1
+            jobs = args.jobs or max(1, cores // args.threads)
+            if jobs * args.threads > cores:
+                log.warning("--jobs %d x --threads %d exceeds the %d cores: cells will slow each other down",
+                            jobs, args.threads, cores)
+            summary = run(cells, results_dir, jobs=jobs, threads=args.threads, data_dir=args.data_dir,
+                          progress=not args.quiet,
                           accept_stale=args.accept_stale, shapes=shapes, ignore_memory=args.ignore_memory,
                           memory_budget_mb=None if args.memory_gb is None else args.memory_gb * 1024,
                           backend=args.backend, scheduler=args.scheduler, device=args.device)
@@ -349,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
             from .image_long_mc import run_long_mc
 
             done = run_long_mc(image_cells, results_dir, args.mc_long, data_dir=args.data_dir,
-                               progress=not args.quiet, device=args.device)
+                               progress=not args.quiet, device=args.device, threads=args.threads)
             print(f"run-bench: MC-10^4: {len(done)} cell(s) computed", file=sys.stderr)
     from .runner import PAPER_SETTING
     from .tables import render_all

@@ -279,7 +279,7 @@ def _long_result(cell: Any, record: dict[str, Any], selection: str, n_all: int, 
 
 def run_long_mc(cells: list[Any], results_dir: str | os.PathLike, n_objects: int, *,
                 samples: int = LONG_MC_SAMPLES, data_dir: str | os.PathLike | None = None,
-                progress: bool = True, device: str = "cpu") -> list[Path]:
+                progress: bool = True, device: str = "cpu", threads: int = 1) -> list[Path]:
     """MC-``samples`` for every image cell of ``cells`` with a current record; cached results are reused.
 
     A cell without a record, with a stale one, or without a finished checkpoint is skipped with a warning (its
@@ -317,7 +317,8 @@ def run_long_mc(cells: list[Any], results_dir: str | os.PathLike, n_objects: int
                                        disable=not progress or not todo):
         try:  # a partial result is written every SAVE_EVERY objects; a matching one is extended, not redone
             r = compute_long_mc(cell, record, n_objects, samples=samples, data_dir=data_dir, device=device,
-                                previous=old, on_save=lambda part, out=out: atomic_write_json(out, part))
+                                threads=threads, previous=old,
+                                on_save=lambda part, out=out: atomic_write_json(out, part))
         except (FileNotFoundError, ValueError, RuntimeError) as err:
             log.warning("MC-%d of %s skipped: %s", samples, cell.label, err)
             continue
