@@ -132,9 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="parallel cells, --threads threads each, as memory allows (default: the number of cores "
                         "divided by --threads)")
     p.add_argument("--threads", type=_positive, default=1,
-                   help="threads per cell (default 1: on 2 cores two one-thread cells beat one two-thread cell); "
-                        "more for a few large cells, e.g. the Omniglot conv models. A cell's numbers can differ "
-                        "in the last bits with its thread count; each record names it")
+                   help="threads per cell (default 1: on the 2-core reference machine one thread a cell was "
+                        "fastest, even for the Omniglot conv step); more where cores outnumber cells. A cell's "
+                        "numbers can differ in the last bits with its thread count; each record names it")
     p.add_argument("--backend", choices=("local", "dask"), default="local",
                    help="where cells run: local worker processes, or a Dask cluster (needs the 'cluster' extra); "
                         "either way this process writes every result file (default: %(default)s)")
