@@ -55,7 +55,7 @@ def test_mc_long_from_the_cells_network_cached_and_tabled(tmp_path: Path, monkey
     with caplog.at_level(logging.WARNING, logger="vaeac_bench"):
         assert run_long_mc([gsnn], res, 3, progress=False) == []
     assert "never retrains" in caplog.text and not out.exists()
-    with pytest.raises(FileNotFoundError, match="recompute the cell"):
+    with pytest.raises(FileNotFoundError, match=r"move the cell.s record \(mnist/gsnn-image-fc/.*\.json under"):
         compute_long_mc(gsnn, record, 3)
 
 

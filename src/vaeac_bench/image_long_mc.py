@@ -173,7 +173,10 @@ def compute_long_mc(cell: Any, record: dict[str, Any], n_objects: int, *, sample
         ck = checkpoint_path(cell, code_digest(k.method), checkpoint_dir)
     if not ck.is_file():
         raise FileNotFoundError(f"no checkpoint of {cell.label} at {ck}: MC-{samples} reuses the cell's trained "
-                                f"network and never retrains it; recompute the cell with run-bench first")
+                                f"network and never retrains it. Checkpoints live in this machine's cache (or "
+                                f"$VAEAC_BENCH_CHECKPOINTS); to train the network again, move the cell's record "
+                                f"({k.relpath()} under the results folder) aside and run run-bench for it (on "
+                                f"another CPU the weights, and so the cell's numbers, may differ)")
     if celeba:
         cev = CELEBA_QUICK if cell.quick else CELEBA_FULL
         data = load_for(k.dataset, data_dir, k.split, cell.quick)
