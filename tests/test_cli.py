@@ -220,3 +220,82 @@ def test_threads_per_cell_reach_the_cells_and_set_the_default_jobs(tmp_path, mon
     assert main(args) == 0 and seen["threads"] == 1 and seen["jobs"] == 4
     with pytest.raises(SystemExit):
         main([*args, "--threads", "0"])
+
+
+HUGE_PAGES = """
+import json, os, sys
+from pathlib import Path
+from vaeac_bench.cli import huge_page_allocations
+got = huge_page_allocations(Path(sys.argv[1]))
+print(json.dumps([got, os.environ.get("THP_MEM_ALLOC_ENABLE"), "torch" in sys.modules]))
+"""
+
+
+@pytest.mark.parametrize(("modes", "preset", "expected"), [
+    ("always [madvise] never\n", None, [True, "1"]),
+    ("[always] madvise never\n", None, [True, "1"]),
+    ("always madvise [never]\n", None, [False, None]),  # the kernel offers none: leave torch's default
+    (None, None, [False, None]),  # no such sysfs file (not Linux, or an old kernel)
+    ("always [madvise] never\n", "0", [False, "0"]),  # the user's choice stands
+])
+def test_huge_pages_are_asked_for_where_the_kernel_offers_them_and_never_over_the_user(tmp_path, modes, preset,
+                                                                                       expected):
+    """Issue 12: run-bench sets THP_MEM_ALLOC_ENABLE=1 before torch loads, unless the kernel or the user says no."""
+    import os
+
+    sysfs = tmp_path / "enabled"
+    if modes is not None:
+        sysfs.write_text(modes)
+    env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
+    if preset is not None:
+        env["THP_MEM_ALLOC_ENABLE"] = preset
+    out = subprocess.run([sys.executable, "-c", HUGE_PAGES, str(sysfs)], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout) == [*expected, False]  # and torch was not loaded to decide it
+
+
+SCORE_BITS = """
+import numpy as np, torch
+from vaeac_bench.datasets.image_registry import image_mask
+from vaeac_bench.methods.vaeac.image import ImageVAEACModel, default_arch, image_batch
+from vaeac_bench.methods.vaeac.model import ObjectiveConfig
+from vaeac_bench.methods.vaeac.training import validation_score
+torch.set_num_threads(1)
+m = ImageVAEACModel((1, 105, 105), "conv", default_arch("omniglot", "conv", 1.0), ObjectiveConfig(alpha=1.0),
+                    generator=torch.Generator().manual_seed(0), device=torch.device("cpu"))
+x = torch.as_tensor((np.random.default_rng(0).random((4, 1, 105, 105)) < 0.2).astype(np.float32))
+b = torch.as_tensor(image_mask("rectangle")(4, 105, 105, np.random.default_rng(1))).reshape(4, -1).float()
+with torch.no_grad():
+    v = validation_score(m.eval(), image_batch(x), b, 6, torch.Generator().manual_seed(3))
+m.train()
+loss = m.loss(image_batch(x), b, torch.Generator().manual_seed(5))
+loss.backward()
+g = sum(float(p.grad.double().abs().sum()) for p in m.parameters() if p.grad is not None)
+print(repr((v, float(loss), g)))
+"""
+
+
+def test_huge_pages_change_no_bit_of_an_omniglot_conv_score_or_gradient():
+    """What run-bench's THP_MEM_ALLOC_ENABLE=1 changes is page faults, not numbers: the same validation IWAE, loss and
+    gradients of the 105x105 conv VAEAC (whose tensors are large enough to take huge pages) with it and without."""
+    import os
+
+    outs = []
+    for flag in ("0", "1"):
+        env = {**os.environ, "THP_MEM_ALLOC_ENABLE": flag, "OMP_NUM_THREADS": "1"}
+        out = subprocess.run([sys.executable, "-c", SCORE_BITS], capture_output=True, text=True, env=env, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        outs.append(out.stdout.strip())
+    assert outs[0] == outs[1]
+
+
+@pytest.mark.parametrize("flag", ["1", "0"])
+def test_records_say_whether_torch_took_huge_pages(tmp_path, monkeypatch, flag):
+    """The timings of a record depend on the allocator setting, so its provenance names it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("THP_MEM_ALLOC_ENABLE", flag)
+    args = ["--datasets", "iris", "--methods", "mean", "--splits", "1", "--quick", "-q", "--tables", "none"]
+    assert main([*args, "--jobs", "1"]) == 0  # in this process (a reused worker keeps the environment it began with)
+    record = json.loads(next((tmp_path / "bench-quick" / "results").rglob("*.json")).read_text())
+    assert record["provenance"]["machine"]["torch_thp"] is (flag == "1")

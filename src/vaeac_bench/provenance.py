@@ -164,7 +164,9 @@ def build_provenance(*, method: str, target: str, params: dict[str, Any], datase
     return {
         "package_version": __version__, "code_digest": digest, **extra, "method": method, "target": target,
         "params": params, "data_source": dataset_source, "seeds": seeds, "versions": versions(),
-        "machine": machine() | {"threads": threads}, "device": device,
+        # huge pages change a cell's time, never its numbers (cli.huge_page_allocations): recorded for the timings
+        "machine": machine() | {"threads": threads, "torch_thp": os.environ.get("THP_MEM_ALLOC_ENABLE") == "1"},
+        "device": device,
         "device_requested": device_requested or device, "training": training_info(est) if est is not None else None,
         "peak_rss_mb": peak_rss_mb,
     }
