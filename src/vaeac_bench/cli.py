@@ -228,8 +228,6 @@ def single_thread_pools() -> None:
         os.environ.setdefault(var, "1")
 
 
-#: torch's switch for transparent huge pages on its CPU allocations of 2 MB and more (c10 ``alloc_cpu``)
-THP_VAR = "THP_MEM_ALLOC_ENABLE"
 THP_SYSFS = Path("/sys/kernel/mm/transparent_hugepage/enabled")
 
 
@@ -238,10 +236,12 @@ def huge_page_allocations(sysfs: Path = THP_SYSFS) -> bool:
 
     Issue 12: without it every large tensor a cell frees goes back to the kernel and its next allocation
     page-faults 4 KB at a time. The Omniglot conv cell's validation spent 60% of its time in the kernel
-    (5.1 M faults for 40 objects); with huge pages the same call ran 1.7-2x faster, to the same bits
+    (5.1 M faults for 40 objects); with huge pages the same call took 1.4-1.85x less CPU, to the same bits
     (docs/performance.md, "Page faults"). Set before torch allocates (worker processes inherit it), only
     where the kernel offers huge pages (``madvise`` or ``always``); a value the user set is left alone.
     """
+    from .resources import THP_VAR
+
     if THP_VAR in os.environ:
         return os.environ[THP_VAR] == "1"
     if "torch" in sys.modules or not sys.platform.startswith("linux"):  # too late, or no such kernel switch

@@ -154,6 +154,7 @@ def build_provenance(*, method: str, target: str, params: dict[str, Any], datase
     enters the config hash or the code digest: they say where a result was computed, not what it is.
     """
     from . import __version__
+    from .resources import THP_VAR
 
     digest = paths_digest(tuple(code_paths)) if code_paths else code_digest(method)
     extra = {"code_paths": list(code_paths)} if code_paths else {}
@@ -165,7 +166,7 @@ def build_provenance(*, method: str, target: str, params: dict[str, Any], datase
         "package_version": __version__, "code_digest": digest, **extra, "method": method, "target": target,
         "params": params, "data_source": dataset_source, "seeds": seeds, "versions": versions(),
         # huge pages change a cell's time, never its numbers (cli.huge_page_allocations): recorded for the timings
-        "machine": machine() | {"threads": threads, "torch_thp": os.environ.get("THP_MEM_ALLOC_ENABLE") == "1"},
+        "machine": machine() | {"threads": threads, "torch_thp": os.environ.get(THP_VAR) == "1"},
         "device": device,
         "device_requested": device_requested or device, "training": training_info(est) if est is not None else None,
         "peak_rss_mb": peak_rss_mb,

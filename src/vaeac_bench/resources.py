@@ -43,6 +43,8 @@ IMAGE_MEMORY_MB: dict[str, dict[str, float]] = {
                  "biharmonic-inpaint": 1550.0, "navier-stokes-inpaint": 1550.0, "telea-inpaint": 1550.0},
 }
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+#: torch's switch for transparent huge pages on its CPU allocations of 2 MB and more (c10 ``alloc_cpu``)
+THP_VAR = "THP_MEM_ALLOC_ENABLE"
 
 
 @contextlib.contextmanager
