@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from vaeac_bench.provenance import code_digest, is_stale, source_digest
+from vaeac_bench.provenance import code_digest, cpu_id, is_stale, machine, source_digest
 from vaeac_bench.results import atomic_write_text, iter_results
 from vaeac_bench.runner import migrate, plan, run
 from vaeac_bench.tables import TABLES, render_table
@@ -25,6 +25,31 @@ def test_result_records_its_provenance(tmp_path):
     assert p["machine"]["cores"] == os.cpu_count() and p["machine"]["cpu"] and p["machine"]["threads"] == 1
     assert p["peak_rss_mb"] > 10 and p["training"] is None  # the mean has no training loop
     assert not is_stale(r)
+
+
+# two processors of a fabricated /proc/cpuinfo: only the first one's block is read
+CPUINFO = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: 17
+model name\t: AMD EPYC
+stepping\t: 1
+flags\t\t: fpu sse2 avx2 fma avx512f avx512_bf16 avx512_vnni sha_ni
+
+processor\t: 1
+vendor_id\t: GenuineIntel
+cpu family\t: 6
+"""
+
+
+def test_a_record_names_the_cpu_by_its_kernels_not_only_its_name():
+    """"AMD EPYC" named two CPUs that trained one cell to different weights: the record says which one it was."""
+    assert cpu_id(CPUINFO) == "AuthenticAMD 25/17/1 avx2 fma avx512f avx512_vnni avx512_bf16"
+    assert cpu_id(CPUINFO.replace(" avx512f avx512_bf16 avx512_vnni", "")) == "AuthenticAMD 25/17/1 avx2 fma"
+    assert cpu_id("processor\t: 0\nflags\t: avx2\n") is None  # no vendor: nothing to name
+    assert "cpu_id" in machine()  # None where /proc/cpuinfo is missing (not Linux)
+    if Path("/proc/cpuinfo").is_file():
+        assert machine()["cpu_id"] == cpu_id(Path("/proc/cpuinfo").read_text())
 
 
 def _package(root: Path, body: str) -> None:

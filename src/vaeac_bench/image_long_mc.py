@@ -73,26 +73,25 @@ def weights_sha256(model: Any) -> str:
     return h.hexdigest()
 
 
-def _check_same_weights(previous: dict[str, Any], digest: str, cpu: str | None, label: str) -> None:
+def _check_same_weights(previous: dict[str, Any], digest: str, label: str) -> None:
     """Refuse to extend ``previous`` unless it was scored by the weights ``digest``.
 
-    A result written before digests were recorded is accepted only when every part of it ran on this CPU
-    (``cpu``): training is deterministic on one CPU, not across CPUs.
+    A result written before digests were recorded (2026-12-05) is refused: nothing tells its network from one
+    trained again. Not even the CPU's name: two hosts named "AMD EPYC" trained the conv MNIST GSNN to different
+    weights (docs/images.md), so "same CPU, same weights" cannot be assumed from the record.
     """
     n = previous.get("n_objects")
     how = (f"keep its {n} objects, or move {label}'s MC result aside to score every object with these weights "
            f"(and recompute the cell, whose own numbers came from the earlier weights)")
     old = previous.get("weights_sha256")
-    if old is not None:
-        if old != digest:
-            raise RuntimeError(f"the checkpoint of {label} holds other weights (sha256 {digest[:12]}) than the "
-                               f"{n} objects already scored (sha256 {old[:12]}): it was trained again; {how}")
-        return
-    cpus = {p.get("cpu") for p in previous.get("parts", [])} or {None}
-    if cpus != {cpu}:
-        raise RuntimeError(f"the {n} objects already scored for {label} record no weights digest and ran on "
-                           f"{sorted(map(str, cpus))}, not on this CPU ({cpu}); a checkpoint trained here may "
-                           f"hold other weights; {how}")
+    if old is None:
+        cpus = sorted({str(p.get("cpu")) for p in previous.get("parts", [])})
+        raise RuntimeError(f"the {n} objects already scored for {label} record no weights digest (they ran on "
+                           f"{cpus}): the network that scored them cannot be told from one trained again, even on "
+                           f"a CPU of the same name; {how}")
+    if old != digest:
+        raise RuntimeError(f"the checkpoint of {label} holds other weights (sha256 {digest[:12]}) than the "
+                           f"{n} objects already scored (sha256 {old[:12]}): it was trained again; {how}")
 
 
 def _nll_inputs(est: Any, x: np.ndarray, b: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
@@ -211,17 +210,11 @@ def compute_long_mc(cell: Any, record: dict[str, Any], n_objects: int, *, sample
             digest = weights_sha256(est.model_)
             if previous is not None and matches(previous, record) and previous.get("samples") == samples \
                     and previous.get("test_selection") == selection:
-                from .provenance import machine
-
-                _check_same_weights(previous, digest, machine().get("cpu"), cell.label)
+                _check_same_weights(previous, digest, cell.label)
                 old = list(previous.get("per_object", []))
                 kept = old[:min(len(old), n) // BATCH * BATCH]
+                # a result with a weights digest always records its parts (every run that scored some objects)
                 parts = [p for p in previous.get("parts", []) if p["objects"][1] <= len(kept)]
-                if not parts and kept:  # a result of one run, written before parts were recorded; its time
-                    # covers the kept objects only when none were dropped (a last, partial batch is redone)
-                    parts = [{"objects": [0, len(kept)], "cpu": previous.get("provenance", {}).get(
-                        "machine", {}).get("cpu"), "nll_s": previous.get("timing", {}).get("nll_s")
-                        if len(kept) == len(old) else None, "finished": previous.get("finished")}]
             view, x_in, b_in = _nll_inputs(est, x_all[:n], b_all[:n])
             gen = torch.Generator().manual_seed(cell_seed + 2)  # the stream est.nll(..., seed=cell_seed + 2) draws
             _skip_draws(view, x_in, len(kept), samples, gen)
@@ -260,8 +253,8 @@ def _long_result(cell: Any, record: dict[str, Any], selection: str, n_all: int, 
     now = datetime.now(UTC).isoformat(timespec="seconds")
     these = list(parts)
     if n > run_start:
-        these.append({"objects": [run_start, n], "cpu": prov["machine"].get("cpu"), "nll_s": t_run,
-                      "finished": now})
+        these.append({"objects": [run_start, n], "cpu": prov["machine"].get("cpu"),
+                      "cpu_id": prov["machine"].get("cpu_id"), "nll_s": t_run, "finished": now})
     times = [p["nll_s"] for p in these]
     return {
         "long_mc_schema": LONG_MC_SCHEMA, "dataset": k.dataset, "method": k.method, "split": k.split,

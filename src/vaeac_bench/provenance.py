@@ -120,13 +120,44 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+#: ISA extensions that oneDNN and MKL dispatch on: a different set picks other kernels, hence other rounding
+KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16")
+
+
+def cpu_id(cpuinfo: str | None = None) -> str | None:
+    """Vendor, family/model/stepping and :data:`KERNEL_FLAGS` of the first CPU in ``/proc/cpuinfo`` (or ``cpuinfo``).
+
+    The model name alone does not identify the kernels a cell ran: two hosts both named "AMD EPYC" trained the conv
+    MNIST GSNN to different weights (docs/images.md). None where there is no ``/proc/cpuinfo``.
+    """
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return None
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        if not line.strip():
+            if fields:
+                break  # the first processor's block only
+            continue
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    if "vendor_id" not in fields:
+        return None
+    flags = set(fields.get("flags", "").split())
+    return (f"{fields['vendor_id']} {fields.get('cpu family', '?')}/{fields.get('model', '?')}/"
+            f"{fields.get('stepping', '?')} " + " ".join(f for f in KERNEL_FLAGS if f in flags)).strip()
+
+
 @cache
 def machine() -> dict[str, Any]:
-    """The machine a cell ran on: platform, CPU model, cores and total memory."""
+    """The machine a cell ran on: platform, CPU model (and :func:`cpu_id`), cores and total memory."""
     import psutil
 
     return {"platform": platform.platform(), "machine": platform.machine(), "cpu": _cpu_model(),
-            "cores": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "cpu_id": cpu_id(), "cores": os.cpu_count(),
+            "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
             "python_implementation": sys.implementation.name}
 
 
