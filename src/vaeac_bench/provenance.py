@@ -110,14 +110,28 @@ def versions() -> dict[str, str]:
     return out
 
 
-def _cpu_model() -> str:
+def _read_cpuinfo() -> str | None:
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        return Path("/proc/cpuinfo").read_text()
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        return None
+
+
+def _first_cpu(cpuinfo: str | None) -> dict[str, str]:
+    """The fields of the first processor's block of a ``/proc/cpuinfo`` text (empty without one)."""
+    fields: dict[str, str] = {}
+    for line in (cpuinfo or "").splitlines():
+        if not line.strip():
+            if fields:
+                break  # the first processor's block only
+            continue
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
+def _cpu_model(fields: dict[str, str]) -> str:
+    return fields.get("model name") or platform.processor() or platform.machine()
 
 
 #: ISA extensions that oneDNN and MKL dispatch on: a different set picks other kernels, hence other rounding
@@ -130,19 +144,7 @@ def cpu_id(cpuinfo: str | None = None) -> str | None:
     The model name alone does not identify the kernels a cell ran: two hosts both named "AMD EPYC" trained the conv
     MNIST GSNN to different weights (docs/images.md). None where there is no ``/proc/cpuinfo``.
     """
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return None
-    fields: dict[str, str] = {}
-    for line in cpuinfo.splitlines():
-        if not line.strip():
-            if fields:
-                break  # the first processor's block only
-            continue
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())
+    fields = _first_cpu(_read_cpuinfo() if cpuinfo is None else cpuinfo)
     if "vendor_id" not in fields:
         return None
     flags = set(fields.get("flags", "").split())
@@ -155,8 +157,9 @@ def machine() -> dict[str, Any]:
     """The machine a cell ran on: platform, CPU model (and :func:`cpu_id`), cores and total memory."""
     import psutil
 
-    return {"platform": platform.platform(), "machine": platform.machine(), "cpu": _cpu_model(),
-            "cpu_id": cpu_id(), "cores": os.cpu_count(),
+    cpuinfo = _read_cpuinfo()  # read once for both the name and the kernels
+    return {"platform": platform.platform(), "machine": platform.machine(), "cpu": _cpu_model(_first_cpu(cpuinfo)),
+            "cpu_id": cpu_id(cpuinfo) if cpuinfo is not None else None, "cores": os.cpu_count(),
             "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
             "python_implementation": sys.implementation.name}
 
