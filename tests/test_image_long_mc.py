@@ -204,3 +204,57 @@ def test_an_extension_by_other_weights_is_refused() -> None:
     legacy = {"n_objects": 736, "parts": [{"cpu": "AMD EPYC"}, {"cpu": "AMD EPYC"}]}
     with pytest.raises(RuntimeError, match=r"736 objects .*no weights digest .*\['AMD EPYC'\].*same name"):
         lm._check_same_weights(legacy, digest, "cell")
+
+
+@pytest.mark.skipif(not HAS_MNIST, reason="MNIST not in the data dir")
+def test_mc_long_in_parallel_processes_equals_one_run_and_resumes_from_shards(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--mc-long N --jobs 2``: worker processes score interleaved batches with the noise one run draws for
+    them, save shard files, and a later run (any --jobs) uses what a killed one saved; the result is the same."""
+    import vaeac_bench.image_long_mc as lm
+    from vaeac_bench.cli import main
+    from vaeac_bench.image_cell import plan_image_cells
+    from vaeac_bench.results import atomic_write_json
+
+    monkeypatch.setenv("VAEAC_BENCH_DATA", str(DATA))
+    monkeypatch.setenv("VAEAC_BENCH_CHECKPOINTS", str(tmp_path / "ck"))
+    res = tmp_path / "results"
+    assert main(["--datasets", "mnist", "--methods", "gsnn-image-fc", "--quick", "--jobs", "1", "-q",
+                 "--results-dir", str(res), "--tables", "none"]) == 0
+    cell = plan_image_cells(["mnist"], ["gsnn-image-fc"], None, "mcar", True)[2][0]
+    record_path = res / cell.key.relpath()
+    record = json.loads(record_path.read_text())
+    out = lm.long_mc_path(record_path, 300)
+    one = lm.compute_long_mc(cell, record, 16, samples=300)  # two batches (--quick keeps 16 test objects)
+
+    # two worker processes: the same numbers; each saved its batches in a shard file, absorbed once written
+    assert lm.run_long_mc([cell], res, 16, samples=300, progress=False, jobs=2) == [out]
+    par = json.loads(out.read_text())
+    assert par["per_object"] == one["per_object"] and par["weights_sha256"] == one["weights_sha256"]
+    assert par["parts"][0]["objects"] == [0, 16] and par["parts"][0]["workers"] == 2
+    assert par["parts"][0]["nll_s"] > 0 and lm.shard_paths(out) == []
+
+    # a killed parallel run: only the second worker's batch (objects 8-15) reached its shard file
+    out.unlink()
+    digest = one["weights_sha256"]
+    shard = out.with_name(f"{out.stem}.shard1.json")
+    lm._shard_worker(cell, record, 16, 300, None, None, 1, "cpu", [8], shard, digest)
+    saved = json.loads(shard.read_text())
+    assert list(saved["batches"]) == ["8"] and saved["batches"]["8"][0] == one["per_object"][8:16]
+    # a later run uses it and scores only the rest: a marked shard shows its values were taken, not recomputed
+    atomic_write_json(shard, saved | {"batches": {"8": [[-1.0] * 8, 1.0]}})
+    marked = lm.compute_long_mc(cell, record, 16, samples=300, out=out)
+    assert marked["per_object"][8:16] == [-1.0] * 8 and marked["per_object"][:8] == one["per_object"][:8]
+    atomic_write_json(shard, saved)
+    assert lm.run_long_mc([cell], res, 16, samples=300, progress=False, jobs=1) == [out]
+    assert json.loads(out.read_text())["per_object"] == one["per_object"] and not shard.exists()
+
+    # a shard of other weights (a network trained again) is refused; one of another S is ignored and kept
+    out.unlink()
+    atomic_write_json(shard, saved | {"weights_sha256": "0" * 64})
+    with pytest.raises(RuntimeError, match="other weights"):
+        lm.compute_long_mc(cell, record, 16, samples=300, out=out)
+    atomic_write_json(shard, saved | {"samples": 100})
+    assert lm.compute_long_mc(cell, record, 16, samples=300, out=out)["per_object"] == one["per_object"]
+    with pytest.raises(ValueError, match="jobs > 1 needs out="):
+        lm.compute_long_mc(cell, record, 16, samples=300, jobs=2)

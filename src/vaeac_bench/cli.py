@@ -152,7 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mc-long", type=_positive, default=None, metavar="N",
                    help="after the image cells, table 9's MC-10^4 (eq. 17) on the first N test objects of each, "
                         "from the cells' trained networks (1000 = the paper's; cached beside the cell results, "
-                        "saved every 40 objects; a larger N extends a cached result)")
+                        "saved every 40 objects; a larger N extends a cached result), each cell's objects split "
+                        "over --jobs processes")
     p.add_argument("--quick", action="store_true", help="tiny budgets for a smoke run (not comparable to the paper)")
     p.add_argument("--tables", default=DEFAULT_TABLES,
                    help="paper tables to render: any of 1,2,5,7,8,9,10,10t,11, all, or none (default: %(default)s); "
@@ -389,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
             from .image_long_mc import run_long_mc
 
             done = run_long_mc(image_cells, results_dir, args.mc_long, data_dir=args.data_dir,
-                               progress=not args.quiet, device=args.device, threads=args.threads)
+                               progress=not args.quiet, device=args.device, threads=args.threads, jobs=jobs)
             print(f"run-bench: MC-10^4: {len(done)} cell(s) computed", file=sys.stderr)
     from .runner import PAPER_SETTING
     from .tables import render_all

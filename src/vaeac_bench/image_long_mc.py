@@ -23,6 +23,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -133,23 +134,30 @@ def _skip_draws(view: Any, x: np.ndarray, n_objects: int, samples: int, generato
             torch.randn((min(SAMPLE_CHUNK, samples - k), *mu.shape), generator=generator)
 
 
-def compute_long_mc(cell: Any, record: dict[str, Any], n_objects: int, *, samples: int = LONG_MC_SAMPLES,
-                    data_dir: str | os.PathLike | None = None, checkpoint_dir: str | os.PathLike | None = None,
-                    threads: int = 1, device: str = "cpu", previous: dict[str, Any] | None = None,
-                    on_save: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """MC-``samples`` NLL (17) on the first ``n_objects`` test objects of ``cell``, from its finished checkpoint.
+@dataclass
+class _Scorer:
+    """A cell's reloaded network and fixed objects, ready for (17): what every scoring process sets up alike."""
 
-    ``device`` is where the reloaded network scores (``run-bench --device``); the estimator's noise is drawn on
-    the CPU whatever the device (:mod:`vaeac_bench.image_nll`). ``previous``, a result of the same network with
-    fewer objects, is extended from its last whole batch; ``on_save`` receives the partial result every
-    :data:`SAVE_EVERY` objects (``run_long_mc`` writes it), so a killed run resumes where it stopped.
-    """
-    from .datasets.image_registry import image_mask
+    est: Any
+    view: Any
+    x: np.ndarray
+    b: np.ndarray
+    selection: str
+    n_all: int
+    n: int
+    cell_seed: int
+    digest: str
+    ran_on: str
+
+
+def _load(cell: Any, record: dict[str, Any], n_objects: int, samples: int, data_dir: str | os.PathLike | None,
+          checkpoint_dir: str | os.PathLike | None, device: str) -> _Scorer:
+    """Reload ``cell``'s finished network from its checkpoint (never retrain) with its fixed objects and masks."""
+    from .datasets.image_registry import dataset_kind, image_mask
     from .datasets.images import load_images
     from .image_cell import FULL_EVAL, QUICK_EVAL, checkpoint_path, scored_test, test_masks
     from .methods import build, seed
     from .provenance import code_digest, is_stale
-    from .resources import PeakRSS, limit_threads
     from .runner import _place, method_seed
 
     k = cell.key
@@ -157,8 +165,6 @@ def compute_long_mc(cell: Any, record: dict[str, Any], n_objects: int, *, sample
     if record.get("config_hash") != k.config_hash or is_stale(record):
         raise ValueError(f"the record of {cell.label} is not current; recompute the cell (run-bench --datasets "
                          f"{k.dataset} --methods {k.method}) before its MC-{samples}")
-    from .datasets.image_registry import dataset_kind
-
     celeba = dataset_kind(k.dataset) == "celeba"
     if celeba:  # issue 11: table 9's CelebA column, on the cell's fixed NLL faces and rectangles
         from .celeba_cell import FULL_EVAL as CELEBA_FULL
@@ -187,59 +193,206 @@ def compute_long_mc(cell: Any, record: dict[str, Any], n_objects: int, *, sample
         b_all = test_masks(k.dataset, k.mechanism, k.split, x_all)  # the cell's masks: drawn for all its objects
     n = min(int(n_objects), len(x_all))
     cell_seed = method_seed(k.dataset, k.method, k.split)
+    est = seed(build(k.method, quick=cell.quick), cell_seed)
+    ran_on = _place(est, device)
+    if "mc" not in est.estimators():
+        raise ValueError(f"{k.method} has no Monte Carlo estimator (eq. 17)")
+    est.fit_images(data.train, data.val, image_mask(k.mechanism), dataset=k.dataset, checkpoint=ck)
+    info = getattr(est, "fit_info_", {})
+    budget = record.get("budget") or {}
+    if info.get("epochs_run") != budget.get("epochs_run") or info.get("best_epoch") != budget.get("best_epoch"):
+        raise RuntimeError(f"the checkpoint {ck} does not hold the record's finished run (epochs "
+                           f"{info.get('epochs_run')} vs {budget.get('epochs_run')}); recompute the cell")
+    view, x_in, b_in = _nll_inputs(est, x_all[:n], b_all[:n])
+    return _Scorer(est, view, x_in, b_in, selection, len(x_all), n, cell_seed, weights_sha256(est.model_), ran_on)
+
+
+def _score_batches(s: _Scorer, starts: list[int], samples: int,
+                   on_batch: Callable[[int, list[float], float], None]) -> None:
+    """Score the batches of objects beginning at ``starts`` (ascending multiples of :data:`BATCH`), each with the
+    noise one uninterrupted run over every object draws for it: the generator skips the batches in between."""
+    import torch
+
+    from .image_nll import mc_nll
+
+    gen = torch.Generator().manual_seed(s.cell_seed + 2)  # the stream est.nll(..., seed=cell_seed + 2) draws
+    pos = 0
+    for start in starts:
+        _skip_draws(s.view, s.x, start - pos, samples, gen)
+        stop = min(s.n, start + BATCH)
+        t0 = time.perf_counter()
+        v = mc_nll(s.view, s.x[start:stop], s.b[start:stop], samples, generator=gen, batch_size=BATCH,
+                   sample_chunk=SAMPLE_CHUNK)
+        on_batch(start, [float(a) for a in v], time.perf_counter() - t0)
+        pos = stop
+
+
+def shard_paths(out: str | os.PathLike) -> list[Path]:
+    """The shard files of the MC result ``out``: what parallel scoring processes saved so far (``--jobs``)."""
+    p = Path(out)
+    return sorted(p.parent.glob(f"{p.stem}.shard*.json"))
+
+
+def _shard_header(record: dict[str, Any], samples: int, selection: str, digest: str) -> dict[str, Any]:
+    from .provenance import recorded_digest
+
+    return {"long_mc_schema": LONG_MC_SCHEMA, "config_hash": record.get("config_hash"),
+            "cell_code_digest": recorded_digest(record), "samples": int(samples), "test_selection": selection,
+            "weights_sha256": digest}
+
+
+def _shard_batches(path: Path, header: dict[str, Any], n: int, label: str) -> dict[int, tuple[list[float], float]]:
+    """The batches a shard file holds for this network and ``n`` objects ({start: (values, seconds)}).
+
+    A shard of another cell config, code, S or object choice is ignored (it stays on disk); one of other weights
+    is refused like an extension by them. A batch counts only whole, or as the last, shorter batch of ``n``.
+    """
+    import json
+
+    shard = json.loads(path.read_text())
+    if any(shard.get(key) != val for key, val in header.items() if key != "weights_sha256"):
+        log.warning("MC shard %s belongs to another network, S or object choice: ignored", path.name)
+        return {}
+    _check_same_weights(shard | {"n_objects": len(shard.get("batches", {})) * BATCH}, header["weights_sha256"],
+                        label)
+    out = {}
+    for key, (values, secs) in shard.get("batches", {}).items():
+        start = int(key)
+        if len(values) == BATCH and start + BATCH <= n or start + len(values) == n:
+            out[start] = (list(values), float(secs))
+    return out
+
+
+def _shard_worker(cell: Any, record: dict[str, Any], n_objects: int, samples: int,
+                  data_dir: str | os.PathLike | None, checkpoint_dir: str | os.PathLike | None, threads: int,
+                  device: str, starts: list[int], path: Path, digest: str) -> float | None:
+    """One scoring process of a parallel MC run: scores ``starts`` and saves them to the shard file ``path``
+    every :data:`SAVE_EVERY` objects (a killed process loses at most that many); returns its peak memory (MB)."""
+    from .resources import PeakRSS, limit_threads
+    from .results import atomic_write_json
+
+    with PeakRSS() as mem, limit_threads(threads):
+        s = _load(cell, record, n_objects, samples, data_dir, checkpoint_dir, device)
+        if s.digest != digest:
+            raise RuntimeError(f"a scoring process of {cell.label} loaded other weights (sha256 {s.digest[:12]}) "
+                               f"than its driver ({digest[:12]}); the checkpoint changed meanwhile")
+        header = _shard_header(record, samples, s.selection, digest)
+        batches = _shard_batches(path, header, s.n, cell.label) if path.is_file() else {}
+        cpu = _cpu()
+        done = {"n": 0}
+
+        def save(start: int, values: list[float], secs: float) -> None:
+            batches[start] = (values, secs)
+            done["n"] += len(values)
+            if done["n"] % SAVE_EVERY == 0 or start == starts[-1]:
+                atomic_write_json(path, header | cpu | {"batches": {str(k): [v, t] for k, (v, t) in
+                                                                    sorted(batches.items())}})
+
+        _score_batches(s, starts, samples, save)
+    return mem.peak_mb
+
+
+def _cpu() -> dict[str, Any]:
+    from .provenance import machine
+
+    m = machine()
+    return {"cpu": m.get("cpu"), "cpu_id": m.get("cpu_id")}
+
+
+def compute_long_mc(cell: Any, record: dict[str, Any], n_objects: int, *, samples: int = LONG_MC_SAMPLES,
+                    data_dir: str | os.PathLike | None = None, checkpoint_dir: str | os.PathLike | None = None,
+                    threads: int = 1, device: str = "cpu", previous: dict[str, Any] | None = None,
+                    on_save: Callable[[dict[str, Any]], None] | None = None, jobs: int = 1,
+                    out: str | os.PathLike | None = None) -> dict[str, Any]:
+    """MC-``samples`` NLL (17) on the first ``n_objects`` test objects of ``cell``, from its finished checkpoint.
+
+    ``device`` is where the reloaded network scores (``run-bench --device``); the estimator's noise is drawn on
+    the CPU whatever the device (:mod:`vaeac_bench.image_nll`). ``previous``, a result of the same network with
+    fewer objects, is extended from its last whole batch. ``jobs`` > 1 splits the remaining batches, interleaved,
+    over that many worker processes of ``threads`` threads, which save their progress in shard files beside
+    ``out`` (the result's path); shard files already there for these weights are used, whatever ``jobs``. In this
+    process, ``on_save`` receives the partial result every :data:`SAVE_EVERY` objects (``run_long_mc`` writes it).
+    Every batch gets the noise one uninterrupted run would draw for it, so the numbers depend on neither ``jobs``
+    nor where runs stopped.
+    """
+    from .resources import PeakRSS, limit_threads
+
+    check_int(jobs, "jobs", 1)
+    if jobs > 1 and out is None:
+        raise ValueError("jobs > 1 needs out=, the result's path: the worker processes save shard files beside it")
     with PeakRSS() as mem:
-        est = seed(build(k.method, quick=cell.quick), cell_seed)
-        ran_on = _place(est, device)
-        if "mc" not in est.estimators():
-            raise ValueError(f"{k.method} has no Monte Carlo estimator (eq. 17)")
         with limit_threads(threads):
-            est.fit_images(data.train, data.val, image_mask(k.mechanism), dataset=k.dataset, checkpoint=ck)
-            info = getattr(est, "fit_info_", {})
-            want = (record.get("budget") or {}).get("epochs_run")
-            if info.get("epochs_run") != want or info.get("best_epoch") != (record.get("budget") or {}).get(
-                    "best_epoch"):
-                raise RuntimeError(f"the checkpoint {ck} does not hold the record's finished run (epochs "
-                                   f"{info.get('epochs_run')} vs {want}); recompute the cell")
-            import torch
+            s = _load(cell, record, n_objects, samples, data_dir, checkpoint_dir, device)
+        # the objects already scored by ``previous``, up to its last whole batch, are kept as they are
+        kept: list[float] = []
+        parts: list[dict[str, Any]] = []
+        if previous is not None and matches(previous, record) and previous.get("samples") == samples \
+                and previous.get("test_selection") == s.selection:
+            _check_same_weights(previous, s.digest, cell.label)
+            old = list(previous.get("per_object", []))
+            kept = old[:min(len(old), s.n) // BATCH * BATCH]
+            # a result with a weights digest always records its parts (every run that scored some objects)
+            parts = [p for p in previous.get("parts", []) if p["objects"][1] <= len(kept)]
+        header = _shard_header(record, samples, s.selection, s.digest)
+        known: dict[int, tuple[list[float], float]] = {}
+        for path in shard_paths(out) if out is not None else []:
+            known |= {k: v for k, v in _shard_batches(path, header, s.n, cell.label).items() if k >= len(kept)}
+        todo = [k for k in range(len(kept), s.n, BATCH) if k not in known]
+        t0 = time.perf_counter()
+        if jobs == 1 or len(todo) <= 1:
+            def add(start: int, values: list[float], secs: float) -> None:
+                known[start] = (values, secs)
+                if on_save is not None and (start + len(values) - len(kept)) % SAVE_EVERY == 0 \
+                        and start + len(values) < s.n:
+                    on_save(_merged(cell, record, s, samples, kept, known, parts, mem.peak_mb, threads, device,
+                                    1, time.perf_counter() - t0))
 
-            from .image_nll import mc_nll
+            with limit_threads(threads):
+                _score_batches(s, todo, samples, add)
+            workers = 1
+        else:
+            from joblib.externals.loky import get_reusable_executor
 
-            # the objects already scored by ``previous``, up to its last whole batch, are kept as they are
-            kept: list[float] = []
-            parts: list[dict[str, Any]] = []
-            digest = weights_sha256(est.model_)
-            if previous is not None and matches(previous, record) and previous.get("samples") == samples \
-                    and previous.get("test_selection") == selection:
-                _check_same_weights(previous, digest, cell.label)
-                old = list(previous.get("per_object", []))
-                kept = old[:min(len(old), n) // BATCH * BATCH]
-                # a result with a weights digest always records its parts (every run that scored some objects)
-                parts = [p for p in previous.get("parts", []) if p["objects"][1] <= len(kept)]
-            view, x_in, b_in = _nll_inputs(est, x_all[:n], b_all[:n])
-            gen = torch.Generator().manual_seed(cell_seed + 2)  # the stream est.nll(..., seed=cell_seed + 2) draws
-            _skip_draws(view, x_in, len(kept), samples, gen)
-            values = list(kept)
-            run_start, t_run = len(kept), 0.0
-            for start in range(len(kept), n, SAVE_EVERY):
-                stop = min(n, start + SAVE_EVERY)
-                t0 = time.perf_counter()
-                v = mc_nll(view, x_in[start:stop], b_in[start:stop], samples, generator=gen, batch_size=BATCH,
-                           sample_chunk=SAMPLE_CHUNK)
-                t_run += time.perf_counter() - t0
-                values.extend(float(a) for a in v)
-                if on_save is not None and stop < n:
-                    on_save(_long_result(cell, record, selection, len(x_all), samples, values, parts, run_start,
-                                         t_run, est, mem.peak_mb, threads, ran_on, device, cell_seed, digest))
-    return _long_result(cell, record, selection, len(x_all), samples, values, parts, run_start, t_run, est,
-                        mem.peak_mb, threads, ran_on, device, cell_seed, digest)
+            from .resources import worker_env
+
+            groups = [todo[i::jobs] for i in range(jobs)]
+            base = Path(out)  # type: ignore[arg-type]
+            names = {p.name for p in shard_paths(base)}
+            free = (base.with_name(f"{base.stem}.shard{i}.json") for i in range(10**6))
+            paths = [next(p for p in free if p.name not in names) for _ in groups]
+            executor = get_reusable_executor(max_workers=jobs, env=worker_env(threads))
+            futures = [executor.submit(_shard_worker, cell, record, s.n, samples, data_dir, checkpoint_dir,
+                                       threads, device, g, p, s.digest) for g, p in zip(groups, paths, strict=True)]
+            peaks = [f.result() for f in futures]
+            for p in paths:
+                known |= _shard_batches(p, header, s.n, cell.label)
+            mem.peak_mb = max([mem.peak_mb or 0.0, *(x or 0.0 for x in peaks)])
+            workers = jobs
+        return _merged(cell, record, s, samples, kept, known, parts, mem.peak_mb, threads, device, workers,
+                       time.perf_counter() - t0)
+
+
+def _merged(cell: Any, record: dict[str, Any], s: _Scorer, samples: int, kept: list[float],
+            known: dict[int, tuple[list[float], float]], parts: list[dict[str, Any]], peak_mb: float | None,
+            threads: int, device: str, workers: int, wall_s: float) -> dict[str, Any]:
+    """The result over ``kept`` and the batches of ``known`` that continue it without a gap."""
+    values, t_run, k = list(kept), 0.0, len(kept)
+    while k in known:
+        v, secs = known[k]
+        values.extend(v)
+        t_run += secs
+        k += len(v)
+    return _long_result(cell, record, s.selection, s.n_all, samples, values, parts, len(kept), t_run, s.est,
+                        peak_mb, threads, s.ran_on, device, s.cell_seed, s.digest, workers, wall_s)
 
 
 def _long_result(cell: Any, record: dict[str, Any], selection: str, n_all: int, samples: int,
                  values: list[float], parts: list[dict[str, Any]], run_start: int, t_run: float, est: Any,
                  peak_mb: float | None, threads: int, ran_on: str, device: str, cell_seed: int,
-                 digest: str) -> dict[str, Any]:
-    """The MC result of ``values`` (the first ``len(values)`` objects); ``parts`` says which run scored which,
-    ``weights_sha256`` which weights (:func:`weights_sha256`)."""
+                 digest: str, workers: int = 1, wall_s: float | None = None) -> dict[str, Any]:
+    """The MC result of ``values`` (the first ``len(values)`` objects); ``parts`` says which run scored which
+    (``nll_s``: the scoring seconds of its objects summed over its ``workers`` processes), ``weights_sha256``
+    which weights (:func:`weights_sha256`)."""
     from .image_cell import _stats
     from .provenance import build_provenance, paths_digest, recorded_digest
 
@@ -254,7 +407,8 @@ def _long_result(cell: Any, record: dict[str, Any], selection: str, n_all: int, 
     these = list(parts)
     if n > run_start:
         these.append({"objects": [run_start, n], "cpu": prov["machine"].get("cpu"),
-                      "cpu_id": prov["machine"].get("cpu_id"), "nll_s": t_run, "finished": now})
+                      "cpu_id": prov["machine"].get("cpu_id"), "nll_s": t_run, "workers": int(workers),
+                      "wall_s": wall_s, "finished": now})
     times = [p["nll_s"] for p in these]
     return {
         "long_mc_schema": LONG_MC_SCHEMA, "dataset": k.dataset, "method": k.method, "split": k.split,
@@ -275,8 +429,11 @@ def _long_result(cell: Any, record: dict[str, Any], selection: str, n_all: int, 
 
 def run_long_mc(cells: list[Any], results_dir: str | os.PathLike, n_objects: int, *,
                 samples: int = LONG_MC_SAMPLES, data_dir: str | os.PathLike | None = None,
-                progress: bool = True, device: str = "cpu", threads: int = 1) -> list[Path]:
+                progress: bool = True, device: str = "cpu", threads: int = 1, jobs: int = 1) -> list[Path]:
     """MC-``samples`` for every image cell of ``cells`` with a current record; cached results are reused.
+
+    Each cell's objects are scored by ``jobs`` processes of ``threads`` threads (``run-bench --mc-long N --jobs
+    2``); the numbers do not depend on ``jobs``.
 
     A cell without a record, with a stale one, or without a finished checkpoint is skipped with a warning (its
     MC-10⁴ stays "not computed"); a result already there for the same network and object count is kept. Cells
@@ -313,14 +470,28 @@ def run_long_mc(cells: list[Any], results_dir: str | os.PathLike, n_objects: int
                                        disable=not progress or not todo):
         try:  # a partial result is written every SAVE_EVERY objects; a matching one is extended, not redone
             r = compute_long_mc(cell, record, n_objects, samples=samples, data_dir=data_dir, device=device,
-                                threads=threads, previous=old,
+                                threads=threads, previous=old, jobs=jobs, out=out,
                                 on_save=lambda part, out=out: atomic_write_json(out, part))
         except (FileNotFoundError, ValueError, RuntimeError) as err:
             log.warning("MC-%d of %s skipped: %s", samples, cell.label, err)
             continue
         atomic_write_json(out, r)
+        _drop_absorbed_shards(out, r)
         written.append(out)
     return written
+
+
+def _drop_absorbed_shards(out: Path, result: dict[str, Any]) -> None:
+    """Delete the shard files of ``out`` whose every batch ``result`` (just written) holds; keep any other."""
+    import json
+
+    for path in shard_paths(out):
+        shard = json.loads(path.read_text())
+        same = all(shard.get(k) == result.get(k) for k in ("long_mc_schema", "config_hash", "cell_code_digest",
+                                                             "samples", "test_selection", "weights_sha256"))
+        batches = shard.get("batches", {})
+        if same and all(int(k) + len(v) <= result["n_objects"] for k, (v, _) in batches.items()):
+            path.unlink()
 
 
 def attach_long_mc(records: list[dict[str, Any]], results_dir: str | os.PathLike,
