@@ -1,10 +1,13 @@
 """Issue 12 §5: the CPU hours of the paper's 14-dataset grid, per method and per CPU model that computed them,
 and what they would be on another machine, scaled by the asv suite's per-method speed ratio between the two.
 
-The records say which CPU computed them (``provenance.machine.cpu``) and what the cell cost (``cpu.total_s``,
-the runner's process clock). Most neural and classical records were computed on AMD EPYC machines, GAIN's on
-the Intel Xeon of 2026-12-04: a sum mixes CPUs. The scaled column is an estimate, not a measurement; the
-measurement is a rerun of the grid into a scratch results folder (README, "run-bench").
+The records say which CPU computed them (``provenance.machine.cpu``, and since 2026-12-06 ``cpu_id``: vendor,
+family/model/stepping and ISA flags) and what the cell cost (``cpu.total_s``, the runner's process clock). The
+records were computed on several CPUs (two kinds of AMD EPYC under one name, an Intel Xeon): a sum mixes them.
+A record's own asv machine is the one whose ``machine.json`` names its ``cpu_id``; a record without one (older)
+is taken for ``--from-machine``'s CPU unless it carries ``--to-machine``'s CPU name. The scaled column is an
+estimate, not a measurement; the measurement is a rerun of the grid into a scratch results folder (README,
+"run-bench").
 
     python scripts/grid_cpu_hours.py [--results results] [--from-machine shared-2core-epyc] \
         [--to-machine shared-2core-xeon]
@@ -63,13 +66,36 @@ def speed_ratio(method: str, slow: dict, fast: dict) -> float | None:
     return statistics.median(ratios) if ratios else None
 
 
+def machine_cpus(asv_dir: Path) -> dict[str, str]:
+    """asv machine name -> the ``cpu`` text of its ``machine.json`` (CPU machines only: not ``device-*``)."""
+    out = {}
+    for m in sorted(asv_dir.glob("*/machine.json")):
+        if not m.parent.name.startswith("device-"):
+            out[m.parent.name] = json.loads(m.read_text()).get("cpu", "")
+    return out
+
+
+def record_machine(machine: dict, cpus: dict[str, str], from_machine: str, to_machine: str, to_cpu: str) -> str:
+    """The asv machine whose CPU computed a record: the one naming the record's ``cpu_id``, else (a record older
+    than ``cpu_id``) ``to_machine`` for a CPU named ``to_cpu`` and ``from_machine`` for any other."""
+    cpu_id = machine.get("cpu_id")
+    if cpu_id:
+        named = [name for name, text in cpus.items() if cpu_id in text]
+        return named[0] if named else f"(no asv run of {machine.get('cpu')}, {cpu_id})"
+    return to_machine if machine.get("cpu") == to_cpu else from_machine
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--results", type=Path, default=REPO / "results")
-    ap.add_argument("--from-machine", default="shared-2core-epyc")
-    ap.add_argument("--to-machine", default="shared-2core-xeon")
-    ap.add_argument("--to-cpu", default="Intel(R) Xeon(R) Processor", help="records of this CPU are not scaled")
+    ap.add_argument("--from-machine", default="shared-2core-epyc",
+                    help="the asv machine of records that name no cpu_id and not --to-cpu")
+    ap.add_argument("--to-machine", default="shared-2core-xeon", help="the CPU to estimate the grid's hours on")
+    ap.add_argument("--to-cpu", default="Intel(R) Xeon(R) Processor",
+                    help="the CPU name of --to-machine's records that name no cpu_id")
     a = ap.parse_args(argv)
+    asv_dir = a.results / "asv"
+    cpus = machine_cpus(asv_dir)
     hours: dict[tuple[str, str], float] = collections.defaultdict(float)
     cells: collections.Counter[tuple[str, str]] = collections.Counter()
     for ds, method in itertools.product(UCI, GRID):
@@ -78,24 +104,30 @@ def main(argv: list[str] | None = None) -> int:
             cpu_s = (rec.get("cpu") or {}).get("total_s")
             if rec.get("quick") or cpu_s is None:
                 continue
-            key = (method, rec["provenance"]["machine"]["cpu"])
+            key = (method, record_machine(rec["provenance"]["machine"], cpus, a.from_machine, a.to_machine,
+                                          a.to_cpu))
             hours[key] += cpu_s / 3600
             cells[key] += 1
-    slow = asv_values(a.results / "asv" / a.from_machine)
-    fast = asv_values(a.results / "asv" / a.to_machine)
-    print(f"| method | CPU | cells | CPU h recorded | asv ratio {a.from_machine} / {a.to_machine} | CPU h on "
-          f"{a.to_cpu} (estimate) |")
+    values = {m: asv_values(asv_dir / m) for m in {m for _, m in hours} | {a.to_machine} if m in cpus}
+    fast = values[a.to_machine]
+    print(f"| method | computed on (asv machine) | cells | CPU h recorded | asv ratio to {a.to_machine} | CPU h on "
+          f"{a.to_machine} (estimate) |")
     print("|---|---|---|---|---|---|")
     total_rec = total_est = 0.0
-    proxies = [r for m in PROXY if (r := speed_ratio(m, slow, fast))]
-    fallback = statistics.median(proxies)
-    for (method, cpu), h in sorted(hours.items(), key=lambda kv: GRID.index(kv[0][0])):
-        ratio = 1.0 if cpu == a.to_cpu else speed_ratio(method, slow, fast)
-        label = "(same CPU)" if cpu == a.to_cpu else f"{ratio:.2f}" if ratio else f"{fallback:.2f} (median)"
-        est = h / (ratio or fallback)
+    for (method, mach), h in sorted(hours.items(), key=lambda kv: (GRID.index(kv[0][0]), kv[0][1])):
+        if mach == a.to_machine:
+            ratio, label = 1.0, "(same CPU)"
+        else:
+            slow = values.get(mach)
+            proxies = [r for m in PROXY if slow and (r := speed_ratio(m, slow, fast))]
+            ratio = speed_ratio(method, slow, fast) if slow else None
+            fallback = statistics.median(proxies) if proxies else None
+            label = f"{ratio:.2f}" if ratio else f"{fallback:.2f} (median)" if fallback else "(not scaled)"
+            ratio = ratio or fallback or 1.0
+        est = h / ratio
         total_rec += h
         total_est += est
-        print(f"| {method} | {cpu} | {cells[(method, cpu)]} | {h:.2f} | {label} | {est:.2f} |")
+        print(f"| {method} | {mach} | {cells[(method, mach)]} | {h:.2f} | {label} | {est:.2f} |")
     print(f"| **all** | | {sum(cells.values())} | **{total_rec:.2f}** | | **{total_est:.2f}** |")
     return 0
 

@@ -1,5 +1,6 @@
 """scripts/grid_cpu_hours.py: sums the grid's recorded CPU hours per method and CPU, scales other CPUs' records
-by the asv speed ratio of the method's proxy benchmark, and leaves records of the target CPU alone."""
+by the asv speed ratio of the method's proxy benchmark, and leaves records of the target CPU alone. A record's CPU
+is found by its cpu_id where it names one (two CPUs share the name "AMD EPYC"), by its name where not."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ sys.modules["grid_cpu_hours"] = gch
 _spec.loader.exec_module(gch)
 
 
-def _asv(folder: Path, fit_s: float, um_s: float) -> None:
+def _asv(folder: Path, fit_s: float, um_s: float, cpu: str = "") -> None:
     folder.mkdir(parents=True)
-    (folder / "machine.json").write_text("{}")
+    (folder / "machine.json").write_text(json.dumps({"cpu": cpu, "machine": folder.name}))
     cols = ["result", "params"]
     results = {"bench_vaeac.Fit.time_fit_5_epochs": [[fit_s, fit_s * 2], [["'fast'", "'reference'"]]],
                "bench_gain_um.UMSuite.time_fit": [[um_s], [["8"]]]}
@@ -29,10 +30,11 @@ def _asv(folder: Path, fit_s: float, um_s: float) -> None:
     (folder / "abc-env.json").write_text(json.dumps(header | {"result_columns": cols, "results": results}))
 
 
-def _record(root: Path, ds: str, method: str, split: int, cpu: str, cpu_s: float) -> None:
+def _record(root: Path, ds: str, method: str, split: int, cpu: str, cpu_s: float, cpu_id: str | None = None) -> None:
     folder = root / ds / method
     folder.mkdir(parents=True, exist_ok=True)
-    rec = {"quick": False, "cpu": {"total_s": cpu_s}, "provenance": {"machine": {"cpu": cpu}}}
+    machine = {"cpu": cpu} | ({"cpu_id": cpu_id} if cpu_id else {})
+    rec = {"quick": False, "cpu": {"total_s": cpu_s}, "provenance": {"machine": machine}}
     (folder / f"mcar-0.5_split{split}_x.json").write_text(json.dumps(rec))
 
 
@@ -44,11 +46,19 @@ def test_other_cpus_are_scaled_by_the_proxy_ratio_and_the_target_cpu_is_not(tmp_
     _record(tmp_path, "iris", "vaeac", 1, "Old CPU", 3600.0)
     _record(tmp_path, "iris", "um", 0, "Old CPU", 3600.0)  # UM ratio 3 -> 0.33 h
     _record(tmp_path, "iris", "gain", 0, "New CPU", 1800.0)  # same CPU: 0.5 h as recorded
+    # "Old CPU" by name, but its cpu_id is a third machine's, twice as fast as the target on VAEAC: 1 h -> 2 h
+    _asv(tmp_path / "asv" / "zen4", fit_s=1.0, um_s=1.0, cpu="Old CPU (AuthenticAMD 25/17/1 avx512_bf16)")
+    _asv(tmp_path / "asv" / "device-gpu", fit_s=0.01, um_s=0.01, cpu="Old CPU (AuthenticAMD 25/17/1 avx512_bf16)")
+    _record(tmp_path, "zoo", "vaeac", 0, "Old CPU", 3600.0, cpu_id="AuthenticAMD 25/17/1 avx512_bf16")
+    # a cpu_id no asv machine names: not scaled, and said so
+    _record(tmp_path, "zoo", "vaeac", 1, "Old CPU", 3600.0, cpu_id="AuthenticAMD 23/1/2 avx2")
     assert gch.main(["--results", str(tmp_path), "--from-machine", "slow", "--to-machine", "fast",
                      "--to-cpu", "New CPU"]) == 0
-    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
-            for line in capsys.readouterr().out.splitlines()[2:]}
-    assert rows["vaeac"] == ["Old CPU", "2", "2.00", "2.00", "1.00"]
-    assert rows["um"] == ["Old CPU", "1", "1.00", "3.00", "0.33"]
-    assert rows["gain"] == ["New CPU", "1", "0.50", "(same CPU)", "0.50"]
-    assert rows["**all**"][2:] == ["**3.50**", "", "**1.83**"]
+    rows = {(c[0], c[1]): c[2:] for line in capsys.readouterr().out.splitlines()[2:]
+            if (c := [x.strip() for x in line.split("|")[1:-1]])}
+    assert rows[("vaeac", "slow")] == ["2", "2.00", "2.00", "1.00"]
+    assert rows[("vaeac", "zen4")] == ["1", "1.00", "0.50", "2.00"]  # device-* machines are never a record's
+    assert rows[("vaeac", "(no asv run of Old CPU, AuthenticAMD 23/1/2 avx2)")] == ["1", "1.00", "(not scaled)", "1.00"]
+    assert rows[("um", "slow")] == ["1", "1.00", "3.00", "0.33"]
+    assert rows[("gain", "fast")] == ["1", "0.50", "(same CPU)", "0.50"]
+    assert rows[("**all**", "")][1:] == ["**5.50**", "", "**4.83**"]
