@@ -76,13 +76,15 @@ def machine_cpus(asv_dir: Path) -> dict[str, str]:
 
 
 def record_machine(machine: dict, cpus: dict[str, str], from_machine: str, to_machine: str, to_cpu: str) -> str:
-    """The asv machine whose CPU computed a record: the one naming the record's ``cpu_id``, else (a record older
-    than ``cpu_id``) ``to_machine`` for a CPU named ``to_cpu`` and ``from_machine`` for any other."""
+    """The asv machine whose CPU computed a record: the one naming the record's ``cpu_id``; else ``to_machine`` for
+    a CPU named ``to_cpu``; else, for a record older than ``cpu_id``, ``from_machine`` (a newer one is unscaled)."""
     cpu_id = machine.get("cpu_id")
-    if cpu_id:
-        named = [name for name, text in cpus.items() if cpu_id in text]
-        return named[0] if named else f"(no asv run of {machine.get('cpu')}, {cpu_id})"
-    return to_machine if machine.get("cpu") == to_cpu else from_machine
+    named = [name for name, text in cpus.items() if cpu_id and cpu_id in text]
+    if named:
+        return named[0]
+    if machine.get("cpu") == to_cpu:
+        return to_machine
+    return f"(no asv run of {machine.get('cpu')}, {cpu_id})" if cpu_id else from_machine
 
 
 def main(argv: list[str] | None = None) -> int:

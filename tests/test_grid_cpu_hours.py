@@ -52,6 +52,8 @@ def test_other_cpus_are_scaled_by_the_proxy_ratio_and_the_target_cpu_is_not(tmp_
     _record(tmp_path, "zoo", "vaeac", 0, "Old CPU", 3600.0, cpu_id="AuthenticAMD 25/17/1 avx512_bf16")
     # a cpu_id no asv machine names: not scaled, and said so
     _record(tmp_path, "zoo", "vaeac", 1, "Old CPU", 3600.0, cpu_id="AuthenticAMD 23/1/2 avx2")
+    # the target's CPU name with a cpu_id no machine names: the target's (its machine.json predates cpu_id)
+    _record(tmp_path, "zoo", "gain", 1, "New CPU", 1800.0, cpu_id="GenuineIntel 6/143/8 avx512f amx_tile")
     assert gch.main(["--results", str(tmp_path), "--from-machine", "slow", "--to-machine", "fast",
                      "--to-cpu", "New CPU"]) == 0
     rows = {(c[0], c[1]): c[2:] for line in capsys.readouterr().out.splitlines()[2:]
@@ -60,5 +62,5 @@ def test_other_cpus_are_scaled_by_the_proxy_ratio_and_the_target_cpu_is_not(tmp_
     assert rows[("vaeac", "zen4")] == ["1", "1.00", "0.50", "2.00"]  # device-* machines are never a record's
     assert rows[("vaeac", "(no asv run of Old CPU, AuthenticAMD 23/1/2 avx2)")] == ["1", "1.00", "(not scaled)", "1.00"]
     assert rows[("um", "slow")] == ["1", "1.00", "3.00", "0.33"]
-    assert rows[("gain", "fast")] == ["1", "0.50", "(same CPU)", "0.50"]
-    assert rows[("**all**", "")][1:] == ["**5.50**", "", "**4.83**"]
+    assert rows[("gain", "fast")] == ["2", "1.00", "(same CPU)", "1.00"]
+    assert rows[("**all**", "")][1:] == ["**6.00**", "", "**5.33**"]
