@@ -258,3 +258,23 @@ def test_mc_long_in_parallel_processes_equals_one_run_and_resumes_from_shards(
     assert lm.compute_long_mc(cell, record, 16, samples=300, out=out)["per_object"] == one["per_object"]
     with pytest.raises(ValueError, match="jobs > 1 needs out="):
         lm.compute_long_mc(cell, record, 16, samples=300, jobs=2)
+
+
+def test_table9_says_which_mc_long_is_missing_and_what_it_would_cost() -> None:
+    """A '—' in table 9's MC-10⁴ rows comes with its cost, from the record's own MC-10² time: 100x its share."""
+    from vaeac_bench.tables.images import long_mc_missing, render_table9
+
+    def rec(dataset: str, method: str, nll: dict, nll_s: float) -> dict:
+        return {"dataset": dataset, "method": method, "nll": nll, "timing": {"nll_s": nll_s}, "quick": False,
+                "budget": {"epochs_run": 10, "paper_epochs": 50}, "data": {"n_test": 1000},
+                "provenance": {}, "config_hash": "x", "split": 0}
+
+    stat = {"mean": 1.0, "std": 0.0, "n": 1000}
+    recs = [rec("omniglot", "vaeac-image", {"is100": stat, "mc100": stat}, 7200.0),  # 3600 s of MC-10²: 100 h
+            rec("omniglot", "gsnn-image", {"mc100": stat}, 900.0),  # 25 h
+            rec("mnist", "gsnn-image-fc", {"mc100": stat, "mc10000": stat}, 90.0),  # computed: not listed
+            rec("omniglot28", "vae-image-fc", {"mc100": stat}, 90.0)]  # figure 9's VAE: not a table-9 row
+    assert long_mc_missing(recs[:3]) == ["Omniglot conv GSNN: about 25 CPU h", "Omniglot conv VAEAC: about 100 CPU h"]
+    text = render_table9(recs)
+    assert "Omniglot conv GSNN: about 25 CPU h; Omniglot conv VAEAC: about 100 CPU h, from each record's" in text
+    assert "VAE:" not in text and "MNIST FC GSNN" not in text
