@@ -275,7 +275,7 @@ def test_image_tables_show_ours_beside_the_paper(tmp_path: Path) -> None:
     assert "Omniglot 28×28 (ours only)" in text9 and "1.0 ± 0.00" not in text9
     text5 = t5.read_text()
     assert "| 83 ± 20 | no GPU lent yet | 61 |" in text5 and "2.0 ms" in text5 and "GPU" in text5
-    assert "100 s (30 epochs)" in text5
+    assert "100 s (30 epochs, 3 s an epoch)" in text5
     recs[0]["timing"] |= {"fit_s": None, "resumed": True}  # trained across runs: its time is not printed
     atomic_write_json(res / "0.json", recs[0])
     t5, _ = render_image_tables(res, tmp_path / "reports")

@@ -156,7 +156,14 @@ def render_table9(results: list[dict[str, Any]], quick: bool = False) -> str:
               "Test objects: a seeded sample of 1000 of the whole test set (the same for every method). Records "
               "marked 'older code' scored the first 1000 instead; Omniglot's evaluation set is ordered by "
               "character, so those are 50 of its 659 characters (docs/images.md). "
-              "Paper numbers: tables/published.csv."]
+              "Paper numbers: tables/published.csv.",
+              "", "Where ours differ from the paper, and why (docs/images.md, 'What the numbers say'): our networks "
+              "ran fewer epochs than the paper's where '(e/p ep)' says so, and every one's best epoch was its last or "
+              "the one before, so they were still improving (Omniglot's gaps are the widest: its networks ran 10 "
+              "(conv) and 30 (FC) of the paper's 50 epochs). Our ± are spreads over test objects, whose masks hide "
+              "from a band to the whole image; the paper's ± are too narrow for that and are likely over runs. "
+              "GSNN's MC-10⁴ equals its MC-10², as in the paper: its prior barely varies, so more samples change "
+              "nothing."]
     return "\n".join(lines) + "\n"
 
 
@@ -186,7 +193,8 @@ def _gpu_cell(check: dict[str, Any] | None, what: str) -> str:
     if what == "nll":
         return _fmt(step["mean"], step.get("std"))
     if what == "train":
-        return f"{step.get('fit_s') or step['fit_wall_s']:.0f} s ({step.get('epochs_run')} epochs)"
+        fit, ep = step.get("fit_s") or step["fit_wall_s"], step.get("epochs_run")
+        return f"{fit:.0f} s ({ep} epochs" + (f", {fit / ep:.1f} s an epoch)" if ep else ")")
     return f"{1000 * step['median_s']:.2f} ms"
 
 
@@ -218,7 +226,8 @@ def render_table5(results: list[dict[str, Any]], quick: bool = False,
             older = ", older code" if older_code(r) else ""
             if t.get("fit_s") is None:  # resumed from an earlier process's checkpoint: not timed whole
                 return f"not measured ({b.get('epochs_run')} epochs, resumed across runs){older}"
-            return f"{t['fit_s']:.0f} s ({b.get('epochs_run')} epochs){older}"
+            per = f", {t['fit_s'] / b['epochs_run']:.0f} s an epoch" if b.get("epochs_run") else ""
+            return f"{t['fit_s']:.0f} s ({b.get('epochs_run')} epochs{per}){older}"
         v = t.get("sample100_one_object_s")
         if v is None:
             return "—"
@@ -238,7 +247,12 @@ def render_table5(results: list[dict[str, Any]], quick: bool = False,
               "for the epochs run. The machine is shared and was replaced between sessions: cells of different "
               "sessions may have run under different loads and CPUs, so our times compare only within a session. "
               "A training resumed from an earlier run's checkpoint is timed only in part, so it says 'not "
-              "measured' rather than print that part."]
+              "measured' rather than print that part.",
+              "", "Where ours differ from the paper, and why (docs/images.md, 'What the numbers say'): the VAEAC NLL "
+              "is above the paper's because our networks were still improving when their budget ended (the conv "
+              "one ran a third of the paper's epochs; the FC one's best epoch is its last). Our UM, trained the "
+              "paper's 30 epochs with the B.3 mask fix, does not show the paper's advantage over VAEAC; why is "
+              "open. The times differ by device: the GPU column shows the paper's times met on a current GPU."]
     if gpu is not None:
         env = gpu.get("environment") or {}
         fit = (gpu.get("steps") or {}).get("fc_vaeac_fit") or {}
@@ -248,7 +262,8 @@ def render_table5(results: list[dict[str, Any]], quick: bool = False,
                   f"results/gpu/{gpu['file']}; the same scored objects and masks as the CPU cells, but not a cell "
                   "itself (its network was trained again on the GPU). 100 samples: the median of "
                   f"{(gpu['steps'].get('fc_vaeac_100_samples') or {}).get('repeats', '?')} synchronised draws "
-                  "after a warm-up. UM has no GPU path (docs/performance.md)."]
+                  "after a warm-up. UM was not timed on that GPU (it had no GPU path then; it takes `device=` since "
+                  "2026-12-05, docs/performance.md)."]
     return "\n".join(lines) + "\n"
 
 
