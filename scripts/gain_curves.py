@@ -70,12 +70,13 @@ def main(argv: list[str] | None = None) -> None:
     print("| patience | cells with the same weights | iterations run | share of the full run's "
           "| held-out error, worst cell | held-out error, mean over cells |")
     print("|---|---|---|---|---|---|")
+    errors = [dict(map(tuple, c["curve"])) for c in cells]  # iteration -> held-out error, once per cell
     for p in args.patience:
         runs = [stop_at(c["curve"], p, c["iterations"]) for c in cells]
         same = sum(b == c["best_iteration"] for (_, b), c in zip(runs, cells, strict=True))
         ran = sum(s for s, _ in runs)
-        rel = [dict(map(tuple, c["curve"]))[b] / dict(map(tuple, c["curve"]))[c["best_iteration"]] - 1
-               for (_, b), c in zip(runs, cells, strict=True)]
+        rel = [err[b] / err[c["best_iteration"]] - 1
+               for (_, b), c, err in zip(runs, cells, errors, strict=True)]
         print(f"| {p} | {same} of {len(cells)} | {ran} | {ran / total:.2f} | {max(rel):+.1%} "
               f"| {sum(rel) / len(rel):+.2%} |")
 

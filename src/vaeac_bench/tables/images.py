@@ -78,21 +78,24 @@ def _ours(results: list[dict[str, Any]], dataset: str, method: str, metric: str)
     return _fmt(stats["mean"], stats.get("std")), ep
 
 
+#: how the image tables name each binary image dataset (table 9's column heads add "(ours only)" to omniglot28)
+_DATASET_LABEL = {"mnist": "MNIST", "omniglot": "Omniglot", "omniglot28": "Omniglot 28×28"}
+
+
 def long_mc_missing(results: list[dict[str, Any]]) -> list[str]:
     """Table 9's cells with an MC-10² but no MC-10⁴, each with its cost estimated from its own record: 10⁴ decoder
     passes an object are 100 times the record's MC-10² scoring (its NLL time shared equally among its S = 10²
     estimators), e.g. "Omniglot conv GSNN: about 26 CPU h"."""
     out = []
-    names = {"mnist": "MNIST", "omniglot": "Omniglot", "omniglot28": "Omniglot 28×28"}
     for r in results:
         nll = r.get("nll") or {}
         secs = (r.get("timing") or {}).get("nll_s")
-        if "mc100" not in nll or "mc10000" in nll or not secs or r.get("quick") or r["dataset"] not in names:
+        if "mc100" not in nll or "mc10000" in nll or not secs or r.get("quick") or r["dataset"] not in _DATASET_LABEL:
             continue
         net = "FC" if r["method"].endswith("-fc") else "conv"
         label = r["method"].split("-")[0].upper()
         share = secs / len([k for k in nll if k.endswith("100") and not k.endswith("10000")])
-        out.append(f"{names[r['dataset']]} {net} {label}: about {100 * share / 3600:.0f} CPU h")
+        out.append(f"{_DATASET_LABEL[r['dataset']]} {net} {label}: about {100 * share / 3600:.0f} CPU h")
     return sorted(out)
 
 
@@ -119,7 +122,7 @@ def render_table9(results: list[dict[str, Any]], quick: bool = False) -> str:
     """Table 9: NLL of the hidden pixels for 1000 test objects, ours (conv and FC) beside the paper's."""
     head = ["Method"]
     for d in IMAGE_DATASETS:
-        name = {"mnist": "MNIST", "omniglot": "Omniglot", "omniglot28": "Omniglot 28×28 (ours only)"}[d]
+        name = _DATASET_LABEL[d] + (" (ours only)" if d == "omniglot28" else "")
         head += [f"{name} conv", f"{name} FC"] + ([f"{name} paper"] if d != "omniglot28" else [])
     rows = []
     for label, method, metric in TABLE9_ROWS:
