@@ -21,10 +21,11 @@ from typing import Any
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
-#: the protocol code shared by every cell (splits, masks, metrics, validation, loading)
+#: the protocol code shared by every cell (splits, masks, metrics, validation, loading); encoding.py since
+#: 2026-12-07: metrics.py's downstream score one-hot encodes with it (tests/test_provenance_audit.py found it)
 COMMON_CODE: tuple[str, ...] = (
     "methods/base.py", "validation.py", "schema.py", "seeding.py", "metrics.py", "datasets/splits.py",
-    "datasets/masks.py", "datasets/spec.py", "datasets/loaders.py", "datasets/mechanisms_extra.py",
+    "datasets/masks.py", "datasets/spec.py", "datasets/loaders.py", "datasets/mechanisms_extra.py", "encoding.py",
 )
 
 
@@ -39,12 +40,17 @@ def _strip_docstrings(tree: ast.AST) -> ast.AST:
     return tree
 
 
+def fingerprint_of(data: bytes, name: str) -> bytes:
+    """The bytes hashed for a file named ``name`` holding ``data``: a ``.py`` file's AST dump without docstrings,
+    else the raw bytes (also used on a file's committed versions: ``provenance_migration``)."""
+    if not name.endswith(".py"):
+        return data
+    return ast.dump(_strip_docstrings(ast.parse(data, filename=name)), include_attributes=False).encode()
+
+
 def source_fingerprint(path: Path) -> bytes:
     """The bytes hashed for one file: the AST dump of a ``.py`` file without docstrings, else the raw bytes."""
-    data = path.read_bytes()
-    if path.suffix != ".py":
-        return data
-    return ast.dump(_strip_docstrings(ast.parse(data, filename=str(path))), include_attributes=False).encode()
+    return fingerprint_of(path.read_bytes(), str(path))
 
 
 def _expand(rel: str, root: Path) -> list[Path]:

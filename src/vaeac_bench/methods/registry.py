@@ -7,13 +7,23 @@ from . import MethodSpec, register, register_group
 _M = "vaeac_bench.methods"
 # the source each family's results depend on (package-relative; nn/ holds the shared networks and training)
 # (files, not folders: image-only modules added beside them, e.g. nn/conv.py, do not stale tabular cells);
-# VAEAC_CODE is public: the table-8 synthetic cells (synthetic.py) train the same model
+# Each list names the files whose functions the method's cells execute, no more: a file a cell only imports (a
+# module body of definitions) is left out, so that an edit of it stales nothing it cannot change. That is checked
+# by tests/test_provenance_audit.py, which traces a quick cell of every family (docs/provenance.md).
 _NN_CODE = ("nn/blocks.py", "nn/encoding.py", "nn/gaussian.py", "nn/harness.py", "nn/layout.py", "nn/likelihood.py")
+# VAEAC_CODE is public: the table-8 synthetic cells (synthetic.py) train the same model and score it with the
+# likelihood estimators (estimators.py), which the grid's cells never call, so _VAEAC_GRID_CODE leaves them out
 VAEAC_CODE = ("methods/vaeac/estimators.py", "methods/vaeac/fast_sampler.py", "methods/vaeac/manual_step.py",
               "methods/vaeac/method.py", "methods/vaeac/model.py", "methods/vaeac/networks.py",
               "methods/vaeac/training.py", *_NN_CODE, "encoding.py")
-_GAIN_CODE = ("methods/gain.py", *_NN_CODE, "encoding.py", "fpenv.py")
-_UM_CODE = ("methods/um.py", *_NN_CODE, "encoding.py")
+_VAEAC_GRID_CODE = tuple(f for f in VAEAC_CODE if f != "methods/vaeac/estimators.py")
+#: the VAEAC files the image and CelebA networks execute or read constants from (their own networks are in
+#: nn/conv.py and celeba_model.py; the tabular networks, step, sampler and estimators are not theirs)
+VAEAC_SHARED_CODE = ("methods/vaeac/model.py", "methods/vaeac/training.py", "nn/gaussian.py", "nn/harness.py",
+                     "nn/layout.py", "nn/likelihood.py")
+_GAIN_CODE = ("methods/gain.py", "nn/harness.py", "encoding.py", "fpenv.py")
+_UM_CODE = ("methods/um.py", "nn/blocks.py", "nn/encoding.py", "nn/harness.py", "nn/layout.py", "nn/likelihood.py",
+            "encoding.py")
 
 register(MethodSpec(
     "mean", f"{_M}.simple:MeanModeImputer", label="Mean/mode", code=("methods/simple.py",),
@@ -38,16 +48,18 @@ register(MethodSpec(
 
 # --- VAEAC family (issue 3): one model, three objectives (appendix C, D.2) -------------------------
 register(MethodSpec(
-    "vaeac", f"{_M}.vaeac:VAEACMethod", params={"alpha": 1.0}, quick={"epochs": 5}, label="VAEAC", code=VAEAC_CODE,
+    "vaeac", f"{_M}.vaeac:VAEACMethod", params={"alpha": 1.0}, quick={"epochs": 5}, label="VAEAC",
+    code=_VAEAC_GRID_CODE,
     description="Variational autoencoder with arbitrary conditioning (Ivanov et al., 2019).",
 ))
 register(MethodSpec(
-    "gsnn", f"{_M}.vaeac:VAEACMethod", params={"alpha": 0.0}, quick={"epochs": 5}, label="GSNN", code=VAEAC_CODE,
+    "gsnn", f"{_M}.vaeac:VAEACMethod", params={"alpha": 0.0}, quick={"epochs": 5}, label="GSNN",
+    code=_VAEAC_GRID_CODE,
     description="Gaussian stochastic neural network: the hybrid objective (16) with alpha = 0.",
 ))
 register(MethodSpec(
     "nn", f"{_M}.vaeac:VAEACMethod", params={"alpha": 0.0, "delta_prior": True}, quick={"epochs": 5}, label="NN",
-    code=VAEAC_CODE,
+    code=_VAEAC_GRID_CODE,
     description="Deterministic network: GSNN with a delta-function prior (single imputation).",
 ))
 
@@ -62,7 +74,7 @@ VAEAC_PRODUCT_PARAMS = {"alpha": 0.5, "mask_prob": 0.4, "patience": 100, "learn_
                         "depth": 4, "latent_dim": 16, "sigma_max": 0.25, "n_components": 5}
 register(MethodSpec(
     "vaeac-default", "vaeac_bench.product:ProductVAEAC", params=VAEAC_PRODUCT_PARAMS, quick={"epochs": 5},
-    label="VAEAC (default)", code=("product.py", "nn/mixture.py", *VAEAC_CODE),
+    label="VAEAC (default)", code=("product.py", "nn/mixture.py", *_VAEAC_GRID_CODE),
     description="VAEAC as VAEACImputer() fits it: a 5-row mixture output with σ ≤ 0.25 sd, α = 0.5, masks "
                 "Bernoulli(0.4), patience 100, 128 × 4 network (not the paper's).",
 ))
@@ -141,9 +153,10 @@ register(MethodSpec(
 ))
 
 # --- image inpainting (issue 10): binary MNIST / Omniglot; scored by NLL of the hidden pixels (C, eqs. 17-18) ---
-_IMG_DATA = ("datasets/images.py", "datasets/image_masks.py", "datasets/image_registry.py", "image_cell.py",
-             "image_nll.py", "argcheck.py")
-_IMG_VAEAC_CODE = ("methods/image_methods.py", "methods/vaeac/image.py", "nn/conv.py", *_IMG_DATA, *VAEAC_CODE)
+_IMG_CELL = ("datasets/images.py", "datasets/image_masks.py", "datasets/image_registry.py", "image_cell.py",
+             "argcheck.py")
+_IMG_DATA = (*_IMG_CELL, "image_nll.py")  # image_nll.py: the IWAE / MC estimators of the hidden pixels' NLL
+_IMG_VAEAC_CODE = ("methods/image_methods.py", "methods/vaeac/image.py", "nn/conv.py", *_IMG_DATA, *VAEAC_SHARED_CODE)
 # quick: a tiny subset (max_train / max_val) and one epoch, for smoke runs and tests
 _IMG_QUICK = {"epochs": 1, "max_train": 128, "max_val": 32, "validation_samples": 5}
 # budgets: the FC nets get the paper's 30 epochs (table 5). A conv MNIST epoch took about 3.5 min on an idle EPYC
@@ -169,7 +182,7 @@ for _net in ("conv", "fc"):
     ))
 register(MethodSpec(
     "naive-bayes-image", f"{_M}.image_methods:NaiveBayesImageMethod", params={"alpha": 1.0}, label="Naive Bayes",
-    code=("methods/image_methods.py", "methods/naive_bayes.py", *_IMG_DATA),
+    code=("methods/image_methods.py", "methods/naive_bayes.py", "methods/vaeac/image.py", *_IMG_CELL),
     description="Independent per-pixel Bernoulli (Laplace smoothing): table 9's baseline, exact NLL.",
 ))
 
@@ -184,7 +197,8 @@ register(MethodSpec(
     # table 5 / figure 12: the tabular UM's objective (10) and chain rule (11) on pixels, B.3 masks from p(b)
     "um-image", f"{_M}.image_um:ImageUM", params={"hidden": 256, "depth": 10, "epochs": 30},
     quick={"epochs": 1, "max_train": 128, "max_val": 32}, label="UM",
-    code=("methods/image_um.py", "methods/image_methods.py", "methods/vaeac/image.py", *_IMG_DATA, *_UM_CODE),
+    code=("methods/image_um.py", "methods/image_methods.py", "methods/vaeac/image.py", "nn/conv.py",
+          "nn/gaussian.py", *_IMG_CELL, *_UM_CODE),
     description="Universal Marginalizer with the B.3 mask fix on MNIST (table 5): sequential sampling and chain rule.",
 ))
 for _variant, _gname in (("modified", "gain-image"), ("original", "gain-original-image")):
@@ -195,18 +209,22 @@ for _variant, _gname in (("modified", "gain-image"), ("original", "gain-original
         _gname, f"{_M}.image_gain:ImageGAIN",
         params={"variant": _variant, "alpha": 10.0, "iterations": 3000, "batch_size": 128, "hidden_dim": 256},
         quick={"iterations": 200, "max_train": 512}, label=f"GAIN ({_variant})",
-        code=("methods/image_gain.py", "methods/image_methods.py", *_IMG_DATA, *_GAIN_CODE),
+        code=("methods/image_gain.py", "methods/image_methods.py", "methods/vaeac/image.py", *_IMG_CELL,
+              *_GAIN_CODE),
         description=f"GAIN ({_variant}) on line-masked MNIST (appendix D.4, figure 11); samples only, no likelihood.",
     ))
 
 # --- CelebA inpainting (issue 11): colour faces, Gaussian likelihood; PSNR (tables 3, 4) and NLL (table 9) ---
+# image_cell.py: the CelebA cell reuses its score summary and checkpoint naming; image_methods.py: the estimators'
+# base class, which reads methods/vaeac/image.py's PAPER_EPOCHS
 _CELEBA_DATA = ("datasets/celeba.py", "datasets/celeba_registry.py", "datasets/image_masks.py",
-                "datasets/image_registry.py", "celeba_cell.py", "psnr.py")
+                "datasets/image_registry.py", "celeba_cell.py", "image_cell.py", "psnr.py", "methods/celeba.py",
+                "methods/image_methods.py", "methods/vaeac/image.py", "argcheck.py")
 #: what a CelebA network's training depends on (its checkpoint name holds this code's digest, celeba_cell.py)
 CELEBA_TRAIN_CODE = ("methods/celeba.py", "methods/celeba_model.py", "methods/vaeac/image.py", "nn/conv.py",
                      "datasets/celeba.py", "datasets/celeba_registry.py", "datasets/image_masks.py", "argcheck.py",
-                     *VAEAC_CODE)
-_CELEBA_CODE = ("methods/image_methods.py", "image_nll.py", *CELEBA_TRAIN_CODE, *_CELEBA_DATA)
+                     *VAEAC_SHARED_CODE)
+_CELEBA_CODE = ("image_nll.py", *CELEBA_TRAIN_CODE, *_CELEBA_DATA)
 # CPU budget (docs/celeba.md): the reference code's batch 16 and Adam 2e-4, 1 ResBlock per stage (the code has 4),
 # 20 epochs over all 8000 training faces of the subset (the paper: 50 over 162,770): what one session allowed
 _CELEBA_NN = {"epochs": 20, "batch_size": 16, "lr": 2e-4, "blocks": 1, "latent_dim": 64, "max_train": None,
@@ -220,14 +238,14 @@ for _name, _alpha, _lab in (("vaeac-celeba", 1.0, "VAEAC"), ("gsnn-celeba", 0.0,
     ))
 register(MethodSpec(
     "naive-bayes-celeba", f"{_M}.celeba:GaussianNaiveBayes", params={"var_floor": 1e-4}, label="Naive Bayes",
-    code=_CELEBA_CODE,
+    code=_CELEBA_DATA,
     description="Independent Gaussian per pixel and channel (table 9's baseline); inpaints the mean face.",
 ))
 for _algo, _lab, _lib in (("biharmonic", "Biharmonic", "scikit-image"), ("telea", "Telea", "OpenCV"),
                           ("navier-stokes", "Navier-Stokes", "OpenCV")):
     register(MethodSpec(
         f"{_algo}-inpaint", f"{_M}.celeba:ClassicalInpainting", params={"algorithm": _algo}, label=_lab,
-        code=_CELEBA_CODE,
+        code=_CELEBA_DATA,
         description=f"{_lab} inpainting ({_lib}, optional extra 'inpainting'): classical, no training.",
     ))
 

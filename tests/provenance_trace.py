@@ -1,0 +1,65 @@
+"""Run one quick grid cell and write which package code it ran (tests/test_provenance_audit.py runs this).
+
+A fresh process per cell, so that no cache filled by another cell hides a call. ``sys.settrace`` sees each
+Python function call; the trace function returns None, so no line events are asked for. The JSON file named by
+the last argument gets ``executed`` (package file -> qualified names of the functions it ran),
+``dataclass_inits`` (package files whose dataclasses were built: their generated ``__init__`` has no file of
+its own) and ``imported`` (every package module the process imported).
+
+Usage: ``python tests/provenance_trace.py METHOD DATASET MECHANISM OUT.json``
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import vaeac_bench
+
+PKG = Path(vaeac_bench.__file__).resolve().parent
+CO_NEWLOCALS = 0x2  # set on function code objects, not on module or class bodies
+
+
+def _rel(filename: str) -> str | None:
+    """Package-relative path of a source file, or None outside the package."""
+    p = Path(filename)
+    return p.relative_to(PKG).as_posix() if p.is_absolute() and p.is_relative_to(PKG) else None
+
+
+def main(method: str, dataset: str, mechanism: str, out: str) -> None:
+    """Trace one quick cell of ``method`` on ``dataset`` and write what ran."""
+    from vaeac_bench.runner import compute_cell, plan
+
+    executed: dict[str, set[str]] = {}
+    dataclass_inits: set[str] = set()
+
+    def trace(frame, event, arg):  # noqa: ANN001, ANN202 - sys.settrace's signature; None: no line events
+        code = frame.f_code
+        rel = _rel(code.co_filename)
+        if rel is not None and code.co_flags & CO_NEWLOCALS:
+            executed.setdefault(rel, set()).add(code.co_qualname)
+        elif code.co_filename == "<string>" and code.co_name == "__init__" and "self" in frame.f_locals:
+            mod = sys.modules.get(type(frame.f_locals["self"]).__module__)
+            rel = _rel(getattr(mod, "__file__", "") or "")
+            if rel is not None:
+                dataclass_inits.add(rel)
+
+    cell = plan([dataset], [method], [0], mechanism=mechanism, quick=True)[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["VAEAC_BENCH_CHECKPOINTS"] = tmp
+        sys.settrace(trace)  # called on each Python function call only (C calls are not traced)
+        try:
+            compute_cell(cell)
+        finally:
+            sys.settrace(None)
+    imported = sorted(r for m in list(sys.modules.values())
+                      if (r := _rel(getattr(m, "__file__", None) or "")) is not None)
+    Path(out).write_text(json.dumps({"executed": {k: sorted(v) for k, v in executed.items()},
+                                     "dataclass_inits": sorted(dataclass_inits), "imported": imported}, indent=1))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:5])
