@@ -198,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     results = Path(args.results)
     repo = Path(subprocess.run(["git", "-C", str(results), "rev-parse", "--show-toplevel"], capture_output=True,
                                text=True, check=True).stdout.strip())
+    if not PACKAGE_DIR.is_relative_to(repo):
+        ap.error(f"the package imported from {PACKAGE_DIR} is not the source in {repo}, whose git history the "
+                 "checks read: run this from an editable install of that repository (pip install -e .)")
     out = migrate(results, json.loads(Path(args.old).read_text()), current_lists(), args.reason, repo,
                   write=not args.dry_run)
     print(json.dumps(out.to_dict(), indent=1))
