@@ -29,36 +29,47 @@ def _rel(filename: str) -> str | None:
     return p.relative_to(PKG).as_posix() if p.is_absolute() and p.is_relative_to(PKG) else None
 
 
-def main(method: str, dataset: str, mechanism: str, out: str) -> None:
-    """Trace one quick cell of ``method`` on ``dataset`` and write what ran."""
-    from vaeac_bench.runner import compute_cell, plan
+class CallTrace:
+    """A ``sys.settrace`` function that records the package's function calls and dataclass constructions; use it as
+    a context manager around the code to trace."""
 
-    executed: dict[str, set[str]] = {}
-    dataclass_inits: set[str] = set()
+    def __init__(self) -> None:
+        self.executed: dict[str, set[str]] = {}
+        self.dataclass_inits: set[str] = set()
 
-    def trace(frame, event, arg):  # noqa: ANN001, ANN202 - sys.settrace's signature; None: no line events
+    def __call__(self, frame, event, arg):  # noqa: ANN001, ANN204 - sys.settrace's signature; None: no line events
         code = frame.f_code
         rel = _rel(code.co_filename)
         if rel is not None and code.co_flags & CO_NEWLOCALS:
-            executed.setdefault(rel, set()).add(code.co_qualname)
+            self.executed.setdefault(rel, set()).add(code.co_qualname)
         elif code.co_filename == "<string>" and code.co_name == "__init__" and "self" in frame.f_locals:
             mod = sys.modules.get(type(frame.f_locals["self"]).__module__)
             rel = _rel(getattr(mod, "__file__", "") or "")
             if rel is not None:
-                dataclass_inits.add(rel)
+                self.dataclass_inits.add(rel)
+
+    def __enter__(self) -> CallTrace:
+        sys.settrace(self)  # called on each Python function call only (C calls are not traced)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        sys.settrace(None)
+
+
+def main(method: str, dataset: str, mechanism: str, out: str) -> None:
+    """Trace one quick cell of ``method`` on ``dataset`` and write what ran."""
+    from vaeac_bench.runner import compute_cell, plan
 
     cell = plan([dataset], [method], [0], mechanism=mechanism, quick=True)[0]
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["VAEAC_BENCH_CHECKPOINTS"] = tmp
-        sys.settrace(trace)  # called on each Python function call only (C calls are not traced)
-        try:
+        with CallTrace() as trace:
             compute_cell(cell)
-        finally:
-            sys.settrace(None)
     imported = sorted(r for m in list(sys.modules.values())
                       if (r := _rel(getattr(m, "__file__", None) or "")) is not None)
-    Path(out).write_text(json.dumps({"executed": {k: sorted(v) for k, v in executed.items()},
-                                     "dataclass_inits": sorted(dataclass_inits), "imported": imported}, indent=1))
+    Path(out).write_text(json.dumps({"executed": {k: sorted(v) for k, v in trace.executed.items()},
+                                     "dataclass_inits": sorted(trace.dataclass_inits), "imported": imported},
+                                    indent=1))
 
 
 if __name__ == "__main__":

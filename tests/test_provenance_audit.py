@@ -233,6 +233,19 @@ def test_image_records_do_not_depend_on_the_tabular_vaeac() -> None:
     assert "methods/vaeac/manual_step.py" in get("vaeac").code and "encoding.py" in COMMON_CODE
 
 
+def test_the_tracer_sees_package_functions_and_dataclass_constructors() -> None:
+    from provenance_trace import CallTrace
+    from vaeac_bench.datasets.spec import OriginalFormat
+    from vaeac_bench.seeding import derive_seed
+
+    with CallTrace() as t:
+        derive_seed("x", 1)
+        OriginalFormat(kind="csv")  # a generated __init__: no package file of its own
+        sorted([3, 1])  # outside the package: not recorded
+    assert "derive_seed" in t.executed["seeding.py"]
+    assert t.dataclass_inits == {"datasets/spec.py"} and "datasets/spec.py" not in t.executed
+
+
 def test_side_effects_and_constant_reads_are_found() -> None:
     tree = ast.parse('"""doc"""\nimport torch\nX = 1\ntorch.set_flush_denormal(True)\nclass A:\n    y = 2\n'
                      '    print(y)\ndef f():\n    return X\n')
