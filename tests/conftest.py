@@ -65,8 +65,3 @@ def assert_saved_without_pickles(folder: Path) -> None:
                 for key in npz.files:
                     npz[key]
 
-
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Start the provenance audit first: its cells run in their own processes for a few minutes, and with
-    ``--dist loadfile`` the other worker's files then overlap it instead of waiting behind it at the end."""
-    items.sort(key=lambda item: not item.nodeid.startswith("tests/test_provenance_audit.py"))
