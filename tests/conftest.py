@@ -64,4 +64,3 @@ def assert_saved_without_pickles(folder: Path) -> None:
             with np.load(p, allow_pickle=False) as npz:  # raises on an object (pickled) array
                 for key in npz.files:
                     npz[key]
-

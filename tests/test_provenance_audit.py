@@ -11,16 +11,18 @@ CelebA and ``nn/conv.py`` under the image UM did until 2026-12-07), or stale rec
 from __future__ import annotations
 
 import ast
-import importlib
+import importlib.util
 import inspect
 import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from vaeac_bench.datasets.celeba import SUBSET_FILE
 from vaeac_bench.methods import get
 from vaeac_bench.provenance import COMMON_CODE, PACKAGE_DIR
 
@@ -64,21 +66,13 @@ CELLS: dict[str, tuple[str, str]] = {
     "vaeac-celeba": ("celeba64", "gfc_train"), "naive-bayes-celeba": ("celeba64", "gfc_train"),
     "telea-inpaint": ("celeba64", "gfc_train"),
 }
-_NEEDS = {"mnist": Path("mnist") / "mnist.npz", "celeba64": None}
+_NEEDS = {"mnist": "mnist/mnist.npz", "celeba64": SUBSET_FILE}  # Iris is embedded in scikit-learn
 
 
 def _have(dataset: str) -> bool:
-    """True when the data the cell needs is in the data folder (the UCI tables embedded in scikit-learn aside)."""
-    if dataset == "iris":
-        return True
-    if not os.environ.get("VAEAC_BENCH_DATA"):  # conftest.py points it at ../shared/data when that exists
-        return False
-    data = Path(os.environ["VAEAC_BENCH_DATA"])
-    if dataset == "celeba64":
-        from vaeac_bench.datasets.celeba import SUBSET_FILE
-
-        return (data / SUBSET_FILE).is_file()
-    return (data / _NEEDS[dataset]).is_file()
+    """True when the data the cell needs is in the data folder (conftest.py points it at ../shared/data)."""
+    data = os.environ.get("VAEAC_BENCH_DATA")
+    return dataset not in _NEEDS or (data is not None and (Path(data) / _NEEDS[dataset]).is_file())
 
 
 def _allowed(method: str) -> set[str]:
@@ -93,10 +87,10 @@ def _module_file(name: str) -> str | None:
     return f.relative_to(PACKAGE_DIR).as_posix() if f.is_absolute() and f.is_relative_to(PACKAGE_DIR) else None
 
 
-def _module_name(rel: str) -> str:
-    """Dotted module name of a package-relative file."""
+def _package_of(rel: str) -> str:
+    """The dotted package a package-relative file's relative imports resolve against."""
     parts = ["vaeac_bench", *Path(rel).with_suffix("").parts]
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+    return ".".join(parts[:-1])
 
 
 def side_effects(tree: ast.Module) -> list[str]:
@@ -123,15 +117,12 @@ def side_effects(tree: ast.Module) -> list[str]:
 
 def _package_imports(rel: str) -> list[tuple[str, str]]:
     """(module, name) of every ``from <package module> import name`` in the package file ``rel``."""
-    base = _module_name(rel).split(".")
-    if not rel.endswith("__init__.py"):
-        base = base[:-1]
     out = []
     for node in ast.walk(ast.parse((PACKAGE_DIR / rel).read_text())):
         if not isinstance(node, ast.ImportFrom):
             continue
         if node.level:
-            mod = ".".join(base[:len(base) - node.level + 1] + ([node.module] if node.module else []))
+            mod = importlib.util.resolve_name("." * node.level + (node.module or ""), _package_of(rel))
         elif node.module and node.module.startswith("vaeac_bench"):
             mod = node.module
         else:
@@ -168,20 +159,17 @@ def constants_read_from(executed_file: str, allowed: set[str]) -> list[str]:
 def traces(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     """Run every traceable cell once, two at a time (each in its own process)."""
     out_dir = tmp_path_factory.mktemp("traces")
-    runnable = {m: dc for m, dc in CELLS.items() if _have(dc[0])}
-    procs, results = [], {}
-    pending = list(runnable.items())
-    while pending or procs:
-        while pending and len(procs) < 2:
-            m, (d, mech) = pending.pop(0)
-            out = out_dir / f"{m}.json"
-            procs.append((m, out, subprocess.Popen([sys.executable, str(HERE / "provenance_trace.py"), m, d, mech,
-                                                   str(out)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)))
-        m, out, p = procs.pop(0)
-        log = p.communicate(timeout=600)[0].decode(errors="replace")
-        assert p.returncode == 0, f"tracing {m} failed:\n{log[-3000:]}"
-        results[m] = json.loads(out.read_text())
-    return results
+
+    def trace(method: str) -> dict:
+        out = out_dir / f"{method}.json"
+        p = subprocess.run([sys.executable, str(HERE / "provenance_trace.py"), method, *CELLS[method], str(out)],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+        assert p.returncode == 0, f"tracing {method} failed:\n{p.stdout.decode(errors='replace')[-3000:]}"
+        return json.loads(out.read_text())
+
+    runnable = [m for m, (d, _) in CELLS.items() if _have(d)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(runnable, pool.map(trace, runnable), strict=True))
 
 
 @pytest.mark.parametrize("method", sorted(CELLS))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from vaeac_bench.provenance import source_digest
-from vaeac_bench.provenance_migration import GitHistory, migrate, migrate_record
+from vaeac_bench.provenance_migration import Sources, migrate, migrate_record
 
 T0, T1, T2 = 1_765_000_000, 1_765_000_600, 1_765_001_200  # commit, record finished, later commit
 
@@ -42,19 +42,19 @@ def _when(t: int) -> datetime:
 
 def test_a_file_counts_as_unchanged_only_if_every_later_version_has_todays_code(repo: tuple[Path, Path]) -> None:
     root, pkg = repo
-    assert GitHistory(root, pkg).unchanged_since("c.py", _when(T1))
-    assert not GitHistory(root, pkg).unchanged_since("c.py", _when(T0 - 10))  # not yet committed then
+    assert Sources(root, pkg).unchanged_since("c.py", _when(T1))
+    assert not Sources(root, pkg).unchanged_since("c.py", _when(T0 - 10))  # not yet committed then
     # a docstring edit after the record leaves the code, so the answer, as it was
     (pkg / "c.py").write_text('"""c, documented."""\n\n\ndef f():\n    """Say c."""\n    return "c"\n')
     _commit(root, T2, "doc")
-    assert GitHistory(root, pkg).unchanged_since("c.py", _when(T1))
+    assert Sources(root, pkg).unchanged_since("c.py", _when(T1))
     # a change committed after the record, even one undone later, may be what the record's cell ran: refused
     (pkg / "c.py").write_text('def f():\n    return "C"\n')
     _commit(root, T2 + 10, "change")
     (pkg / "c.py").write_text('"""c."""\n\n\ndef f():\n    return "c"\n')
     _commit(root, T2 + 20, "undo")
-    assert not GitHistory(root, pkg).unchanged_since("c.py", _when(T1))
-    assert GitHistory(root, pkg).unchanged_since("c.py", _when(T2 + 30))
+    assert not Sources(root, pkg).unchanged_since("c.py", _when(T1))
+    assert Sources(root, pkg).unchanged_since("c.py", _when(T2 + 30))
 
 
 def test_dropped_and_added_files_restamp_current_records_and_leave_the_rest(repo: tuple[Path, Path],
@@ -98,5 +98,5 @@ def test_an_added_file_changed_since_the_record_is_refused(repo: tuple[Path, Pat
     (pkg / "c.py").write_text('def f():\n    return "changed"\n')
     _commit(root, T2, "c changed after the record")
     before = json.dumps(rec)
-    assert migrate_record(rec, old, new, GitHistory(root, pkg), {"date": "d"}, pkg) == "refused"
+    assert migrate_record(rec, old, new, Sources(root, pkg), {"date": "d"}) == "refused"
     assert json.dumps(rec) == before

@@ -63,11 +63,15 @@ def _expand(rel: str, root: Path) -> list[Path]:
     raise FileNotFoundError(f"code path {rel!r} does not exist under {root}; fix the method's MethodSpec.code")
 
 
+def code_files(paths: Iterable[str], root: Path = PACKAGE_DIR) -> set[Path]:
+    """The files a code list names (package-relative files, or folders of ``.py`` files)."""
+    return {p for rel in paths for p in _expand(rel, root)}
+
+
 def source_digest(paths: Iterable[str], root: Path = PACKAGE_DIR) -> str:
     """sha256 over the named package files (sorted, each with its relative path): what computed a result."""
     h = hashlib.sha256()
-    files = {p for rel in paths for p in _expand(rel, root)}
-    for p in sorted(files):
+    for p in sorted(code_files(paths, root)):
         h.update(p.relative_to(root).as_posix().encode() + b"\0")
         h.update(hashlib.sha256(source_fingerprint(p)).digest())
     return h.hexdigest()

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .provenance import PACKAGE_DIR, _expand, fingerprint_of, source_digest, source_fingerprint
+from .provenance import PACKAGE_DIR, code_files, fingerprint_of, source_digest, source_fingerprint
 
 LOG_NAME = "provenance_migrations.json"
 
@@ -45,23 +45,34 @@ def current_lists() -> dict[str, Any]:
             "long_mc_code": list(LONG_MC_CODE)}
 
 
-def _files(paths: list[str], root: Path) -> set[str]:
-    """The package-relative files a code list names (folders expanded, as the digest does)."""
-    return {p.relative_to(root).as_posix() for rel in paths for p in _expand(rel, root)}
-
-
 @dataclass
-class GitHistory:
-    """Reads one package file's committed versions (cached per file): was its code today's since a time?"""
+class Sources:
+    """The package's source files and their git history, each read once per migration run (thousands of
+    records name the same few code lists): digests of code lists, and whether a file's code is today's since a
+    time."""
 
     repo: Path
     package: Path = PACKAGE_DIR
-    _cache: dict[str, list[tuple[int, str | None]]] = field(default_factory=dict)
+    _digests: dict[tuple[str, ...], str] = field(default_factory=dict)
+    _today: dict[str, str] = field(default_factory=dict)
+    _versions: dict[str, list[tuple[int, str | None]]] = field(default_factory=dict)
 
-    def _versions(self, rel: str) -> list[tuple[int, str | None]]:
-        """(commit time, fingerprint or None where the file is absent) of each commit touching ``rel``, newest
-        first."""
-        if rel not in self._cache:
+    def digest(self, paths: list[str]) -> str:
+        """:func:`~vaeac_bench.provenance.source_digest` of a code list."""
+        key = tuple(paths)
+        if key not in self._digests:
+            self._digests[key] = source_digest(key, self.package)
+        return self._digests[key]
+
+    def files(self, paths: list[str]) -> set[str]:
+        """The package-relative files a code list names (folders expanded, as the digest does)."""
+        return {p.relative_to(self.package).as_posix() for p in code_files(paths, self.package)}
+
+    def _fingerprints(self, rel: str) -> tuple[str, list[tuple[int, str | None]]]:
+        """Today's fingerprint of ``rel`` and (commit time, fingerprint or None where the file is absent) of each
+        commit touching it, newest first."""
+        if rel not in self._versions:
+            self._today[rel] = hashlib.sha256(source_fingerprint(self.package / rel)).hexdigest()
             path = (self.package / rel).relative_to(self.repo).as_posix()
             log = subprocess.run(["git", "-C", str(self.repo), "log", "--format=%H %ct", "--", path],
                                  capture_output=True, text=True, check=True).stdout.split()
@@ -70,19 +81,24 @@ class GitHistory:
                 show = subprocess.run(["git", "-C", str(self.repo), "show", f"{sha}:{path}"], capture_output=True)
                 fp = hashlib.sha256(fingerprint_of(show.stdout, rel)).hexdigest() if show.returncode == 0 else None
                 out.append((int(ct), fp))
-            self._cache[rel] = out
-        return self._cache[rel]
+            self._versions[rel] = out
+        return self._today[rel], self._versions[rel]
 
     def unchanged_since(self, rel: str, when: datetime) -> bool:
         """True when ``rel``'s code is today's in every commit after ``when`` and in the last commit before it."""
-        today = hashlib.sha256(source_fingerprint(self.package / rel)).hexdigest()
+        today, versions = self._fingerprints(rel)
         t = when.timestamp()
-        for ct, fp in self._versions(rel):
+        for ct, fp in versions:
             if fp != today:
                 return False
             if ct < t:  # the version the record's cell ran (unless it ran uncommitted code, committed later)
                 return True
         return False  # no commit before the record: the file did not exist then
+
+    def unchanged_added(self, old: list[str], new: list[str], when: datetime | None) -> tuple[list[str], bool]:
+        """The files ``new`` adds to ``old``, and whether each has kept today's code since ``when``."""
+        added = sorted(self.files(new) - self.files(old))
+        return added, not added or (when is not None and all(self.unchanged_since(f, when) for f in added))
 
 
 @dataclass
@@ -112,15 +128,15 @@ def _old_new(prov: dict[str, Any], old: dict[str, Any], new: dict[str, Any]) -> 
     return old["methods"][m] + old["common"], new["methods"][m] + new["common"]
 
 
-def migrate_record(rec: dict[str, Any], old: dict[str, Any], new: dict[str, Any], history: GitHistory,
-                   stamp: dict[str, Any], root: Path = PACKAGE_DIR) -> str:
+def migrate_record(rec: dict[str, Any], old: dict[str, Any], new: dict[str, Any], sources: Sources,
+                   stamp: dict[str, Any]) -> str:
     """Re-stamp one record in place where the checks allow; returns what happened (an :class:`Outcome` field)."""
     prov = rec.get("provenance")
     lists = _old_new(prov, old, new) if isinstance(prov, dict) else None
     if lists is None:
         return "unaffected"
     old_list, new_list = lists
-    old_d, new_d = source_digest(old_list, root), source_digest(new_list, root)
+    old_d, new_d = sources.digest(old_list), sources.digest(new_list)
     recorded = prov.get("code_digest")
     if old_d == new_d:
         return "unaffected"
@@ -128,23 +144,20 @@ def migrate_record(rec: dict[str, Any], old: dict[str, Any], new: dict[str, Any]
         return "already_current"
     if recorded != old_d:
         return "stale"
-    added = sorted(_files(new_list, root) - _files(old_list, root))
     finished = rec.get("finished")
-    if added:
-        when = datetime.fromisoformat(finished) if isinstance(finished, str) else None
-        if when is None or not all(history.unchanged_since(f, when) for f in added):
-            return "refused"
+    when = datetime.fromisoformat(finished) if isinstance(finished, str) else None
+    added, unchanged = sources.unchanged_added(old_list, new_list, when)
+    if not unchanged:
+        return "refused"
     prov["code_digest"] = new_d
     prov.setdefault("digest_migrations", []).append({**stamp, "from": old_d, "added": added})
     if rec.get("cell_code_digest") == old_d:  # an MC-10^4 record names its network's cell digest too
         rec["cell_code_digest"] = new_d
-    long_old = source_digest(old.get("long_mc_code", []) + old["common"], root) if old.get("long_mc_code") else None
-    if long_old is not None and prov.get("long_mc_code_digest") == long_old:
-        long_added = sorted(_files(new["long_mc_code"] + new["common"], root)
-                            - _files(old["long_mc_code"] + old["common"], root))
-        when = datetime.fromisoformat(finished)
-        if all(history.unchanged_since(f, when) for f in long_added):
-            prov["long_mc_code_digest"] = source_digest(new["long_mc_code"] + new["common"], root)
+    if old.get("long_mc_code"):  # and the digest of its own scoring code
+        long_old, long_new = old["long_mc_code"] + old["common"], new["long_mc_code"] + new["common"]
+        if prov.get("long_mc_code_digest") == sources.digest(long_old) \
+                and sources.unchanged_added(long_old, long_new, when)[1]:
+            prov["long_mc_code_digest"] = sources.digest(long_new)
     return "migrated"
 
 
@@ -158,14 +171,14 @@ def migrate(results_dir: Path, old: dict[str, Any], new: dict[str, Any], reason:
     head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
                           check=True).stdout.strip()
     stamp = {"date": date, "log": f"results/{LOG_NAME}"}
-    history, out = GitHistory(repo, package), Outcome()
+    sources, out = Sources(repo, package), Outcome()
     for path in sorted(results_dir.rglob("*.json")):
         if path.name == LOG_NAME or "asv" in path.relative_to(results_dir).parts[:1]:
             continue
         rec = json.loads(path.read_text())
         if not isinstance(rec, dict):
             continue
-        what = migrate_record(rec, old, new, history, stamp, package)
+        what = migrate_record(rec, old, new, sources, stamp)
         if what == "refused":
             out.refused.append(path.relative_to(results_dir).as_posix())
         else:
