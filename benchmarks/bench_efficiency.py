@@ -12,6 +12,9 @@ measures its own reference rate in the same process, so a fraction is never a ra
 * ``ImputeOneRow``: 100 imputations of one row through ``VAEACMethod.impute`` against its FLOP floor (its
   counted FLOPs at the square matmul rate); the method samples with the leaner sampler since 2026-12-05.
 * ``ImputeOneRowFast``: the same imputations through ``FastSampler`` directly (kept for the asv history).
+* ``StepProducts``: the hand-written batch-64 step's matrix products replayed on their own, in the step's order
+  (their rate inside the step) and each repeated alone (hot), and the fraction the step would reach if every
+  op but those products and its fused Adam were free.
 * ``StepBudget``, ``OptimizerTraffic``: where the batch-64 step's time goes (batch, forward, backward,
   optimizer) and the optimizer's memory traffic against this CPU's streaming rate. ``measure()`` adds the best
   fraction a step could reach if everything but the products and the optimizer's traffic cost nothing.
@@ -103,7 +106,77 @@ def _manual_step(batch: int):
         manual.step(b, m, noise, opt)
 
     run()
+    run.optimizer = opt  # StepProducts times the optimizer's step alone
     return run
+
+
+#: the matrix products of a training step as the dispatcher sees them (forward, and backward into ``.grad``)
+_PRODUCT_OPS = ("mm.default", "mm.out", "addmm.default", "addmm.out")
+
+
+def step_products(run: Callable[[], None]) -> tuple[list[tuple], int]:
+    """The matrix products one call of ``run`` makes, in its order and on its own tensors (to replay them
+    without the step's other ops), and their FLOPs."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    wanted = {getattr(getattr(torch.ops.aten, op.split(".")[0]), op.split(".")[1]) for op in _PRODUCT_OPS}
+
+    class Record(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[tuple] = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+            kwargs = kwargs or {}
+            if func in wanted:
+                self.calls.append((func, args, kwargs))
+            return func(*args, **kwargs)
+
+    with Record() as rec:
+        run()
+    flops = 0
+    for func, args, _ in rec.calls:
+        a, b = args[-2:] if func._overloadpacket is torch.ops.aten.addmm else args[:2]
+        flops += 2 * a.shape[0] * a.shape[1] * b.shape[1]
+    return rec.calls, flops
+
+
+class StepProducts:
+    """The batch-64 hand-written step's matrix products on their own: replayed in the step's order on the step's
+    own tensors (what they cost inside the step, where each reads a weight matrix the previous products pushed
+    out of the core's cache), and each repeated alone (hot). With the fused Adam step, the replay bounds the
+    step from below: the fraction of the matmul rate the step would reach if its other ops were free."""
+
+    timeout = 600
+
+    def setup(self) -> None:
+        single_thread()
+        run = _manual_step(64)
+        for _ in range(5):
+            run()
+        self.calls, self.flops = step_products(run)
+        self.optimizer = run.optimizer
+
+    def replay(self) -> None:
+        for func, args, kwargs in self.calls:
+            func(*args, **kwargs)
+
+    def track_in_step_gflops(self) -> float:
+        return self.flops / median_seconds(self.replay) / 1e9
+
+    track_in_step_gflops.unit = "GFLOP/s"
+
+    def track_hot_gflops(self) -> float:
+        hot = sum(median_seconds(lambda c=c: c[0](*c[1], **c[2]), min_time=0.02, repeat=3) for c in self.calls)
+        return self.flops / hot / 1e9
+
+    track_hot_gflops.unit = "GFLOP/s"
+
+    def track_ceiling_fraction(self) -> float:
+        floor = median_seconds(self.replay) + median_seconds(self.optimizer.step)
+        return self.flops / floor / 1e9 / matmul_gflops(SQUARE, SQUARE, SQUARE)
+
+    track_ceiling_fraction.unit = "fraction"
 
 
 class MatmulRate:
@@ -381,6 +454,12 @@ def measure(compile_variants: bool = False) -> dict[str, float]:
         sec = median_seconds(_manual_step(batch))
         out[f"manual_step_ms[{batch}]"] = sec * 1e3
         out[f"manual_step_gflops[{batch}]"] = out[f"step_mflop[{batch}]"] / sec / 1e3
+    sp = StepProducts()
+    sp.setup()
+    out["step_products[64]"] = float(len(sp.calls))
+    out["products_in_step_ms[64]"] = median_seconds(sp.replay) * 1e3
+    out["products_hot_gflops[64]"] = sp.track_hot_gflops()
+    out["manual_adam_ms[64]"] = median_seconds(sp.optimizer.step) * 1e3
     phases = step_phases()
     for k in PHASES:
         out[f"phase_ms[{k}]"] = phases[k] * 1e3
@@ -401,6 +480,8 @@ def measure(compile_variants: bool = False) -> dict[str, float]:
     for batch in StepEfficiency.params[0]:
         out[f"step_fraction[{batch}]"] = out[f"step_gflops[{batch}]"] / rate
         out[f"manual_step_fraction[{batch}]"] = out[f"manual_step_gflops[{batch}]"] / rate
+    out["products_in_step_gflops[64]"] = sp.flops / out["products_in_step_ms[64]"] / 1e6
+    out["in_step_ceiling[64]"] = sp.flops / (out["products_in_step_ms[64]"] + out["manual_adam_ms[64]"]) / 1e6 / rate
     out["impute100_floor_ms"] = imp.flops / (rate * 1e9) * 1e3
     out["impute100_ratio_to_floor"] = out["impute100_ms"] / out["impute100_floor_ms"]
     out["impute100_fast_ratio_to_floor"] = out["impute100_fast_ms"] / out["impute100_floor_ms"]

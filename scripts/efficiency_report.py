@@ -76,6 +76,16 @@ def render(m: dict[str, float], meta: dict[str, str]) -> str:
         rows.append(("best batch-64 step if every op but the products and Adam's traffic were free",
                      f"{m['step_floor_ms[64]'] + m['adam_floor_ms']:.2f} ms",
                      f"{m['attainable_fraction[64]']:.0%}"))
+    if "products_in_step_ms[64]" in m:  # measured since 2026-12-07
+        rows.append((f"the hand-written batch-64 step's {m['step_products[64]']:.0f} matrix products, replayed in its "
+                     "order on its own tensors / each repeated alone (hot)",
+                     f"{m['products_in_step_gflops[64]']:.1f} / {m['products_hot_gflops[64]']:.1f} GFLOP/s "
+                     f"({m['products_in_step_ms[64]']:.2f} ms in the step's order)",
+                     f"{m['products_in_step_gflops[64]'] / rate:.0%} / {m['products_hot_gflops[64]'] / rate:.0%}"))
+        rows.append(("best hand-written batch-64 step if every op but its products (as they run in the step) and "
+                     "its fused Adam were free",
+                     f"{m['products_in_step_ms[64]'] + m['manual_adam_ms[64]']:.2f} ms "
+                     f"(Adam {m['manual_adam_ms[64]']:.2f} ms)", f"{m['in_step_ceiling[64]']:.0%}"))
     for name, label in (("compiled", "torch.compile"), ("compiled_cpp_wrapper", "torch.compile, cpp_wrapper")):
         if f"{name}_step_ms" in m:
             cache = ", inductor's on-disk cache on" if m.get("compile_cache") else ""

@@ -76,3 +76,15 @@ def test_the_step_budget_and_compile_rows_render() -> None:
     assert "| 7.50 ms | 67% |" in text
     assert "the first call took 45 s)" in text and "| x0.80 speed vs eager |" in text
     assert "cpp_wrapper" not in text  # a variant that was not measured gets no row
+    assert "replayed in its order" not in text  # measured since 2026-12-07 only
+
+
+def test_the_in_step_product_rows_render() -> None:
+    # 1000 MFLOP replayed in 12.5 ms = 80 GFLOP/s; the ceiling adds Adam's 3.5 ms: 1000 / 16 ms = 62.5 GFLOP/s
+    m = _measured(True) | {"step_products[64]": 144.0, "products_in_step_ms[64]": 12.5,
+                           "products_in_step_gflops[64]": 80.0, "products_hot_gflops[64]": 160.0,
+                           "manual_adam_ms[64]": 3.5, "in_step_ceiling[64]": 62.5 / 200.0}
+    text = er.render(m, META)
+    assert "step's 144 matrix products" in text
+    assert "| 80.0 / 160.0 GFLOP/s (12.50 ms in the step's order) | 40% / 80% |" in text
+    assert "| 16.00 ms (Adam 3.50 ms) | 31% |" in text
