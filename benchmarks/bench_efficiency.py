@@ -11,6 +11,7 @@ measures its own reference rate in the same process, so a fraction is never a ra
   path of the registered VAEAC, GSNN and NN since 2026-12-05 (``training.manual_step``).
 * ``ImputeOneRow``: 100 imputations of one row through ``VAEACMethod.impute`` against its FLOP floor (its
   counted FLOPs at the square matmul rate); the method samples with the leaner sampler since 2026-12-05.
+* ``ImputeProducts``: the matrix products of those imputations replayed on their own, against the same floor.
 * ``ImputeOneRowFast``: the same imputations through ``FastSampler`` directly (kept for the asv history).
 * ``StepProducts``: the hand-written batch-64 step's matrix products replayed on their own, in the step's order
   (their rate inside the step) and each repeated alone (hot), and the fraction the step would reach if every
@@ -413,6 +414,25 @@ def compiled_step_ms(cpp_wrapper: bool = False) -> tuple[float, float, float]:
         inductor_config.cpp_wrapper = old
 
 
+class ImputeProducts(ImputeOneRow):
+    """The matrix products of 100 imputations of one row, replayed on their own in the sampler's order: how near
+    the imputation could come to its FLOP floor if every other op were free."""
+
+    def setup(self) -> None:
+        super().setup()
+        self.calls, _ = step_products(self.run)
+
+    def replay(self) -> None:
+        for func, args, kwargs in self.calls:
+            func(*args, **kwargs)
+
+    def track_products_ratio_to_floor(self) -> float:
+        floor = self.flops / (matmul_gflops(SQUARE, SQUARE, SQUARE) * 1e9)
+        return median_seconds(self.replay) / floor
+
+    track_products_ratio_to_floor.unit = "x floor"
+
+
 class ImputeOneRowFast(ImputeOneRow):
     """The same 100 imputations through ``methods/vaeac/fast_sampler.py`` directly (the method's sampler since
     2026-12-05). FLOPs are the registered path's count, so both ratios are to the same floor."""
@@ -450,6 +470,9 @@ def measure(compile_variants: bool = False) -> dict[str, float]:
     fast = ImputeOneRowFast()
     fast.setup()
     out["impute100_fast_ms"] = fast.track_seconds() * 1e3
+    ip = ImputeProducts()
+    ip.setup()
+    out["impute100_products_ms"] = median_seconds(ip.replay) * 1e3
     for batch in StepEfficiency.params[0]:
         sec = median_seconds(_manual_step(batch))
         out[f"manual_step_ms[{batch}]"] = sec * 1e3
@@ -485,6 +508,7 @@ def measure(compile_variants: bool = False) -> dict[str, float]:
     out["impute100_floor_ms"] = imp.flops / (rate * 1e9) * 1e3
     out["impute100_ratio_to_floor"] = out["impute100_ms"] / out["impute100_floor_ms"]
     out["impute100_fast_ratio_to_floor"] = out["impute100_fast_ms"] / out["impute100_floor_ms"]
+    out["impute100_products_ratio_to_floor"] = out["impute100_products_ms"] / out["impute100_floor_ms"]
     return out
 
 

@@ -83,8 +83,32 @@ def test_the_in_step_product_rows_render() -> None:
     # 1000 MFLOP replayed in 12.5 ms = 80 GFLOP/s; the ceiling adds Adam's 3.5 ms: 1000 / 16 ms = 62.5 GFLOP/s
     m = _measured(True) | {"step_products[64]": 144.0, "products_in_step_ms[64]": 12.5,
                            "products_in_step_gflops[64]": 80.0, "products_hot_gflops[64]": 160.0,
-                           "manual_adam_ms[64]": 3.5, "in_step_ceiling[64]": 62.5 / 200.0}
+                           "manual_adam_ms[64]": 3.5, "in_step_ceiling[64]": 62.5 / 200.0,
+                           "impute100_products_ms": 0.9, "impute100_products_ratio_to_floor": 1.2}
     text = er.render(m, META)
     assert "step's 144 matrix products" in text
     assert "| 80.0 / 160.0 GFLOP/s (12.50 ms in the step's order) | 40% / 80% |" in text
     assert "| 16.00 ms (Adam 3.50 ms) | 31% |" in text
+    assert "replayed on their own in the sampler's order | 0.90 ms | 1.2x its floor |" in text
+
+
+def test_step_products_records_every_product_with_its_flops_and_replays_it() -> None:
+    sys.path.insert(0, str(REPO))
+    import torch
+    from benchmarks.bench_efficiency import counted_flops, step_products
+
+    gen = torch.Generator().manual_seed(0)
+    x, w, b = torch.randn(8, 5, generator=gen), torch.randn(3, 5, generator=gen), torch.randn(3, generator=gen)
+    grad = torch.empty(5, 3)
+
+    def run() -> None:  # a linear layer (addmm), a product into a preallocated gradient (mm.out), an elementwise op
+        y = torch.nn.functional.linear(x, w, b).relu()
+        torch.mm(x.t(), y, out=grad)
+
+    calls, flops = step_products(run)
+    assert len(calls) == 2 and flops == counted_flops(run) == 2 * (8 * 5 * 3 + 5 * 8 * 3)
+    expected = grad.clone()
+    grad.zero_()
+    for func, args, kwargs in calls:  # the replay writes the same gradient
+        func(*args, **kwargs)
+    assert torch.equal(grad, expected)
