@@ -9,6 +9,7 @@ measures its own reference rate in the same process, so a fraction is never a ra
   batch 64 and 1024: the step of the models the hand-written one does not cover.
 * ``ManualStepEfficiency``: the same steps with hand-written gradients and one flat Adam tensor: the training
   path of the registered VAEAC, GSNN and NN since 2026-12-05 (``training.manual_step``).
+* ``ManualStepBF16Efficiency``: benchmark only, the hand-written step with its products in bf16 (autocast).
 * ``ImputeOneRow``: 100 imputations of one row through ``VAEACMethod.impute`` against its FLOP floor (its
   counted FLOPs at the square matmul rate); the method samples with the leaner sampler since 2026-12-05.
 * ``ImputeProducts``: the matrix products of those imputations replayed on their own, against the same floor.
@@ -23,10 +24,13 @@ measures its own reference rate in the same process, so a fraction is never a ra
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 import timeit
+import types
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -238,6 +242,49 @@ class ManualStepEfficiency(_StepRate):
     def setup(self, batch: int) -> None:
         self.run = _manual_step(batch)
         self.flops = counted_flops(_step(batch))
+
+
+def bf16_source(src: str) -> str:
+    """manual_step.py's text with each ``torch.mm(a, b, out=g)`` / ``torch.sum(a, 0, out=g)`` written as
+    ``g.copy_(...)``: under autocast the product is bf16 and is then copied into the fp32 gradient."""
+    src = re.sub(r"torch\.mm\(([^\n]*?), out=([^\n]*?)\)\n", r"\2.copy_(torch.mm(\1))\n", src)
+    return re.sub(r"torch\.sum\(([^\n]*?), 0, out=([^\n]*?)\)\n", r"\2.copy_(torch.sum(\1, 0))\n", src)
+
+
+def bf16_step_class() -> type:
+    """``ManualStep`` from an in-memory copy of manual_step.py (:func:`bf16_source`), its step run in autocast."""
+    import vaeac_bench.methods.vaeac.manual_step as ms
+
+    src = bf16_source(Path(ms.__file__).read_text())
+    mod = types.ModuleType("vaeac_bench.methods.vaeac._manual_step_bf16_check")
+    mod.__package__ = "vaeac_bench.methods.vaeac"
+    exec(compile(src, ms.__file__ + " (bf16 check copy)", "exec"), mod.__dict__)  # noqa: S102 - the package's own file
+
+    class BF16Step(mod.ManualStep):
+        def step(self, batch, b, noise, optimizer):  # noqa: ANN001, ANN201 - ManualStep.step's signature
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                loss = self.loss_and_grad(batch, b, noise)
+            optimizer.step()
+            return loss.float()
+
+    return BF16Step
+
+
+class ManualStepBF16Efficiency(_StepRate):
+    """Benchmark only: the hand-written step under CPU bf16 autocast (:func:`bf16_step_class`): its products run in
+    bf16, the ops after a product in whatever precision type promotion gives them (bf16 until they meet an fp32
+    tensor), and weights, gradients and Adam stay fp32. FLOPs are the autograd step's count, and the fraction is
+    of the fp32 matmul rate, as for the other steps. Whether results hold: ``scripts/bf16_step_check.py``."""
+
+    def setup(self, batch: int) -> None:
+        from vaeac_bench.methods.vaeac import manual_step as ms
+
+        self.flops = counted_flops(_step(batch))
+        original, ms.ManualStep = ms.ManualStep, bf16_step_class()
+        try:
+            self.run = _manual_step(batch)  # its step enters autocast itself
+        finally:
+            ms.ManualStep = original
 
 
 class ImputeOneRow:

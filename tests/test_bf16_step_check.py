@@ -1,0 +1,48 @@
+"""The bf16 hand-written step of benchmarks/bench_efficiency.py (timed there; its results checked by
+scripts/bf16_step_check.py): its copy of manual_step.py rewrites every product into a gradient, and its
+gradients stay close to the fp32 step's, so the precision comparison compares the same step."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import torch
+
+import vaeac_bench.methods.vaeac.manual_step as ms
+from vaeac_bench.methods.vaeac import Batch
+from vaeac_bench.methods.vaeac.manual_step import ManualStep
+from vaeac_bench.methods.vaeac.training import draw_mask
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_manual_step import _data, _model  # noqa: E402 - the manual step's own small model and data
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from benchmarks import bench_efficiency as check  # noqa: E402 - bf16_source, bf16_step_class
+
+
+def test_the_copy_writes_no_product_into_an_fp32_gradient() -> None:
+    src = Path(ms.__file__).read_text()
+    copy = check.bf16_source(src)
+    into_grad = re.compile(r"torch\.(mm|sum)\([^\n]*out=")
+    assert into_grad.search(src) and not into_grad.search(copy)
+    assert copy.count(".copy_(torch.mm(") == src.count("torch.mm(")  # every product into a gradient, rewritten
+
+
+def test_the_bf16_step_follows_the_fp32_step() -> None:
+    model = _model("vaeac").float()
+    gen = torch.Generator().manual_seed(1)
+    batch = Batch.from_values(torch.tensor(_data(seed=1), dtype=torch.float32), model)
+    b = draw_mask(batch.missing, 0.3, gen)
+    noise = torch.randn((model.n_noise(), len(batch), model.arch.latent_dim), generator=gen)
+    ManualStep(model).loss_and_grad(batch, b, noise)
+    ref = torch.cat([p.grad.reshape(-1) for p in model.parameters()]).clone()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = check.bf16_step_class()(model).loss_and_grad(batch, b, noise)
+    got = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+    assert torch.isfinite(loss) and got.dtype == torch.float32
+    cos = torch.nn.functional.cosine_similarity(got, ref, dim=0)
+    assert cos > 0.99, f"the bf16 gradients point elsewhere (cosine {cos:.4f})"
+    assert not torch.equal(got, ref)  # the products did run in bf16
