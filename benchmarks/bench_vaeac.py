@@ -113,7 +113,13 @@ class Imputation:
 
 
 class Fit:
-    """A full fit of 5 epochs (training throughput including validation passes)."""
+    """A full fit of 5 epochs (training throughput including validation passes).
+
+    ``time_fit_5_epochs`` is the method's own budget rule, kept for its history (``scripts/grid_cpu_hours.py``
+    scales machines by it): in fast mode the budget is extended (+50%, twice at most) while the best epoch is in
+    the last window, so on this data the fast fit runs 11 epochs and the reference fit 5. ``time_fit_5_epochs_fixed``
+    turns the extensions off, so both modes train exactly 5 epochs and their times compare.
+    """
 
     param_names = ["mode"]
     params = (["fast", "reference"],)
@@ -127,6 +133,9 @@ class Fit:
 
     def time_fit_5_epochs(self, mode: str) -> None:
         VAEACMethod(epochs=5, mode=mode, random_state=0).fit(self.X, SCHEMA)
+
+    def time_fit_5_epochs_fixed(self, mode: str) -> None:
+        VAEACMethod(epochs=5, mode=mode, max_extensions=0, random_state=0).fit(self.X, SCHEMA)
 
     def peakmem_fit_5_epochs(self, mode: str) -> None:
         VAEACMethod(epochs=5, mode=mode, random_state=0).fit(self.X, SCHEMA)
