@@ -50,6 +50,11 @@ def render(m: dict[str, float], meta: dict[str, str]) -> str:
                          f"x{m[f'step_ms[{b}]'] / m[f'manual_step_ms[{b}]']:.2f} speed)",
                          f"{m[f'manual_step_fraction[{b}]']:.0%}"))
     for b in (64, 1024):
+        if f"manual_step_bf16_ms[{b}]" in m:  # measured since 2026-12-07
+            rows.append((f"the hand-written step, batch {b}, its products in bf16 under autocast (benchmark only; "
+                         "results: docs/performance.md)", f"{m[f'manual_step_bf16_ms[{b}]']:.2f} ms",
+                         f"{m[f'manual_step_bf16_fraction[{b}]']:.0%}"))
+    for b in (64, 1024):
         if f"step_ms_bf16[{b}]" in m:  # measurements before 2026-12-04 have batch 64 only
             rows.append((f"VAEAC training step, batch {b}, bf16 autocast (benchmark only)",
                          f"{m[f'step_ms_bf16[{b}]']:.2f} ms", f"x{m[f'step_ms[{b}]'] / m[f'step_ms_bf16[{b}]']:.2f} "

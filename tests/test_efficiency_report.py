@@ -84,12 +84,15 @@ def test_the_in_step_product_rows_render() -> None:
     m = _measured(True) | {"step_products[64]": 144.0, "products_in_step_ms[64]": 12.5,
                            "products_in_step_gflops[64]": 80.0, "products_hot_gflops[64]": 160.0,
                            "manual_adam_ms[64]": 3.5, "in_step_ceiling[64]": 62.5 / 200.0,
-                           "impute100_products_ms": 0.9, "impute100_products_ratio_to_floor": 1.2}
+                           "impute100_products_ms": 0.9, "impute100_products_ratio_to_floor": 1.2,
+                           "manual_step_bf16_ms[64]": 10.0, "manual_step_bf16_fraction[64]": 0.5}
     text = er.render(m, META)
     assert "step's 144 matrix products" in text
     assert "| 80.0 / 160.0 GFLOP/s (12.50 ms in the step's order) | 40% / 80% |" in text
     assert "| 16.00 ms (Adam 3.50 ms) | 31% |" in text
     assert "replayed on their own in the sampler's order | 0.90 ms | 1.2x its floor |" in text
+    assert "batch 64, its products in bf16 under autocast (benchmark only; results: docs/performance.md) | 10.00 ms " \
+           "| 50% |" in text and "batch 1024, its products in bf16" not in text
 
 
 def test_step_products_records_every_product_with_its_flops_and_replays_it() -> None:
