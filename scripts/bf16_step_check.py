@@ -33,6 +33,26 @@ sys.path.insert(0, str(REPO))
 DEFAULT = "zoo,iris,glass,orthopedic,diabetes,boston,breast,phishing,concrete,yeast"
 
 
+def read_rows(path: Path) -> list[dict]:
+    """The finished cells of ``path``; a torn last line (a run killed while writing it) is dropped from the file,
+    so that the next line appended starts on a line of its own."""
+    if not path.exists():
+        return []
+    text = path.read_text()
+    rows, good = [], []
+    for line in text.splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+        good.append(line)
+    if len(good) < len(text.splitlines()) or (text and not text.endswith("\n")):
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text("".join(g + "\n" for g in good))
+        tmp.replace(path)
+    return rows
+
+
 def run(prec: str, out: Path, datasets: list[str], splits: list[int]) -> None:
     """Train each cell in ``prec`` and append its metrics and CPU time to ``out``."""
     import torch
@@ -46,8 +66,7 @@ def run(prec: str, out: Path, datasets: list[str], splits: list[int]) -> None:
         training.ManualStep = bf16_step_class()  # what training.manual_step builds
     from vaeac_bench.runner import compute_cell, plan
 
-    lines = out.read_text().splitlines() if out.exists() else []
-    done = {(r["dataset"], r["split"]) for r in map(json.loads, lines)}
+    done = {(r["dataset"], r["split"]) for r in read_rows(out)}
     for split in splits:
         for ds in datasets:
             if (ds, split) in done:
@@ -78,7 +97,7 @@ def summary(fp32: Path, bf16: Path, results: Path | None = None) -> str:
     epochs)."""
     rows = {}
     for path in (fp32, bf16):
-        for r in map(json.loads, path.read_text().splitlines()):
+        for r in read_rows(path):
             metric = "nrmse" if r["metrics"].get("nrmse") is not None else "pfc"
             rows.setdefault(r["dataset"], {}).setdefault(r["prec"], {})[r["split"]] = (
                 metric, r["metrics"][metric], r["fit_s"], r["epochs"])
@@ -115,6 +134,7 @@ def summary(fp32: Path, bf16: Path, results: Path | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Train one precision's cells, or print the summary of two finished runs."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--precision", choices=("fp32", "bf16"))
     ap.add_argument("--out", type=Path)

@@ -4,6 +4,8 @@ gradients stay close to the fp32 step's, so the precision comparison compares th
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import re
 import sys
 from pathlib import Path
@@ -46,3 +48,35 @@ def test_the_bf16_step_follows_the_fp32_step() -> None:
     cos = torch.nn.functional.cosine_similarity(got, ref, dim=0)
     assert cos > 0.99, f"the bf16 gradients point elsewhere (cosine {cos:.4f})"
     assert not torch.equal(got, ref)  # the products did run in bf16
+
+
+def _row(ds: str, split: int, prec: str, nrmse: float, fit_s: float, epochs: int) -> str:
+    return json.dumps({"dataset": ds, "split": split, "prec": prec, "metrics": {"nrmse": nrmse, "pfc": None},
+                       "fit_s": fit_s, "epochs": epochs}) + "\n"
+
+
+def test_the_summary_states_the_shift_in_split_sds_and_the_speed_per_epoch(tmp_path: Path) -> None:
+    script = _script()
+    fp32, bf16 = tmp_path / "fp32.jsonl", tmp_path / "bf16.jsonl"
+    # fp32 NRMSE 1, 2, 3 (mean 2, sd 1); bf16 1.5, 2.5, 3.5 (mean 2.5): +0.50 sd. fp32 30 s over 30 epochs,
+    # bf16 10 s over 20 epochs: 1.0 against 0.5 s an epoch, x2.00
+    fp32.write_text("".join(_row("iris", s, "fp32", 1.0 + s, 10.0, 10) for s in range(3)))
+    bf16.write_text("".join(_row("iris", s, "bf16", 1.5 + s, 10.0 / 3, 20 / 3) for s in range(3)))
+    text = script.summary(fp32, bf16, results=None)
+    assert "| iris | NRMSE | 3 | 2.0000 | 2.5000 | +0.50 | - | - | 30 | 10 | x2.00 |" in text
+    assert text.endswith("| **all** | | | | | | | | 30 | 10 | x2.00 |")
+
+
+def test_a_torn_last_line_is_dropped_so_the_run_resumes_cleanly(tmp_path: Path) -> None:
+    script = _script()
+    out = tmp_path / "fp32.jsonl"
+    out.write_text(_row("iris", 0, "fp32", 1.0, 1.0, 1) + '{"dataset": "gla')  # killed while writing
+    rows = script.read_rows(out)
+    assert [r["dataset"] for r in rows] == ["iris"] and out.read_text() == _row("iris", 0, "fp32", 1.0, 1.0, 1)
+
+
+def _script():  # noqa: ANN202 - the script as a module
+    spec = importlib.util.spec_from_file_location("bf16_step_check", REPO / "scripts" / "bf16_step_check.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
