@@ -88,9 +88,10 @@ def _step(batch: int, bf16: bool = False):
     return step.step
 
 
-def _manual_step(batch: int):
-    """The same step with the hand-written loss and gradients (``methods/vaeac/manual_step.py``) and fused Adam
-    over one flat parameter: what ``training.train`` runs for the registered methods."""
+def _manual_step(batch: int, step_cls: type | None = None):
+    """The same step with the hand-written loss and gradients (``methods/vaeac/manual_step.py``, or ``step_cls``,
+    a variant of it) and fused Adam over one flat parameter: what ``training.train`` runs for the registered
+    methods."""
     from vaeac_bench.methods.vaeac.manual_step import ManualStep, flatten_parameters
     from vaeac_bench.methods.vaeac.training import draw_mask
 
@@ -100,7 +101,7 @@ def _manual_step(batch: int):
     step = TrainStep()
     step.setup("fast", "cpu", False)
     model = step.model
-    manual = ManualStep(model)
+    manual = (step_cls or ManualStep)(model)
     opt = torch.optim.Adam([flatten_parameters(model)], lr=3e-4, fused=True)
 
     def run() -> None:
@@ -146,6 +147,12 @@ def step_products(run: Callable[[], None]) -> tuple[list[tuple], int]:
     return rec.calls, flops
 
 
+def replay(calls: list[tuple]) -> None:
+    """Run the products :func:`step_products` recorded, in their order, on their own tensors."""
+    for func, args, kwargs in calls:
+        func(*args, **kwargs)
+
+
 class StepProducts:
     """The batch-64 hand-written step's matrix products on their own: replayed in the step's order on the step's
     own tensors (what they cost inside the step, where each reads a weight matrix the previous products pushed
@@ -163,8 +170,7 @@ class StepProducts:
         self.optimizer = run.optimizer
 
     def replay(self) -> None:
-        for func, args, kwargs in self.calls:
-            func(*args, **kwargs)
+        replay(self.calls)
 
     def track_in_step_gflops(self) -> float:
         return self.flops / median_seconds(self.replay) / 1e9
@@ -277,14 +283,8 @@ class ManualStepBF16Efficiency(_StepRate):
     of the fp32 matmul rate, as for the other steps. Whether results hold: ``scripts/bf16_step_check.py``."""
 
     def setup(self, batch: int) -> None:
-        from vaeac_bench.methods.vaeac import manual_step as ms
-
         self.flops = counted_flops(_step(batch))
-        original, ms.ManualStep = ms.ManualStep, bf16_step_class()
-        try:
-            self.run = _manual_step(batch)  # its step enters autocast itself
-        finally:
-            ms.ManualStep = original
+        self.run = _manual_step(batch, bf16_step_class())  # its step enters autocast itself
 
 
 class ImputeOneRow:
@@ -474,8 +474,7 @@ class ImputeProducts:
         self.calls, _ = step_products(imp.run)
 
     def replay(self) -> None:
-        for func, args, kwargs in self.calls:
-            func(*args, **kwargs)
+        replay(self.calls)
 
     def track_products_ratio_to_floor(self) -> float:
         floor = self.flops / (matmul_gflops(SQUARE, SQUARE, SQUARE) * 1e9)

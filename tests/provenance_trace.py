@@ -2,11 +2,11 @@
 
 A fresh process per cell, so that no cache filled by another cell hides a call. ``sys.settrace`` sees each
 Python function call; the trace function returns None, so no line events are asked for, and it records each code
-object once, so a repeated call costs one set look-up (this took the costliest cell, the image UM, from 47 s to 29 s
-wall, about its untraced time). The JSON file named by
-the last argument gets ``executed`` (package file -> qualified names of the functions it ran),
-``dataclass_inits`` (package files whose dataclasses were built: their generated ``__init__`` has no file of
-its own) and ``imported`` (every package module the process imported).
+object once, so a repeated call costs one set look-up (this took the costliest cell, the image UM, from 47 s to
+29 s wall, about its untraced time). The JSON file named by the last argument gets ``executed`` (package file
+-> qualified names of the functions it ran), ``dataclass_inits`` (package files whose dataclasses were built:
+their generated ``__init__`` has no file of its own) and ``imported`` (every package module the process
+imported).
 
 Usage: ``python tests/provenance_trace.py METHOD DATASET MECHANISM OUT.json``
 """
@@ -50,7 +50,7 @@ class CallTrace:
             self._seen.add(code)
         elif rel is not None or code.co_filename != "<string>":
             self._seen.add(code)  # outside the package, or a module/class body: nothing to record, ever
-        elif code.co_filename == "<string>" and code.co_name == "__init__" and "self" in frame.f_locals:
+        elif code.co_name == "__init__" and "self" in frame.f_locals:  # generated code ("<string>"): a dataclass's
             mod = sys.modules.get(type(frame.f_locals["self"]).__module__)
             rel = _rel(getattr(mod, "__file__", "") or "")
             if rel is not None:
