@@ -50,9 +50,12 @@ def test_the_bf16_step_follows_the_fp32_step() -> None:
     assert not torch.equal(got, ref)  # the products did run in bf16
 
 
-def _row(ds: str, split: int, prec: str, nrmse: float, fit_s: float, epochs: int) -> str:
-    return json.dumps({"dataset": ds, "split": split, "prec": prec, "metrics": {"nrmse": nrmse, "pfc": None},
-                       "fit_s": fit_s, "epochs": epochs}) + "\n"
+def _row(ds: str, split: int, prec: str, nrmse: float, fit_s: float, epochs: int, offset: int | None = None) -> str:
+    row = {"dataset": ds, "split": split, "prec": prec, "metrics": {"nrmse": nrmse, "pfc": None},
+           "fit_s": fit_s, "epochs": epochs}
+    if offset is not None:  # rows written before --seed-offsets existed have none (the grid's seed)
+        row["seed_offset"] = offset
+    return json.dumps(row) + "\n"
 
 
 def test_the_summary_states_the_shift_in_split_sds_and_the_speed_per_epoch(tmp_path: Path) -> None:
@@ -63,8 +66,21 @@ def test_the_summary_states_the_shift_in_split_sds_and_the_speed_per_epoch(tmp_p
     fp32.write_text("".join(_row("iris", s, "fp32", 1.0 + s, 10.0, 10) for s in range(3)))
     bf16.write_text("".join(_row("iris", s, "bf16", 1.5 + s, 10.0 / 3, 20 / 3) for s in range(3)))
     text = script.summary(fp32, bf16, results=None)
-    assert "| iris | NRMSE | 3 | 2.0000 | 2.5000 | +0.50 | - | - | 30 | 10 | x2.00 |" in text
-    assert text.endswith("| **all** | | | | | | | | 30 | 10 | x2.00 |")
+    assert "| iris | NRMSE | 3 | 2.0000 | 2.5000 | +0.50 | +0.5000 | - | - | 30 | 10 | x2.00 |" in text
+    assert text.endswith("| **all** | | | | | | | | | 30 | 10 | x2.00 |")
+
+
+def test_the_summary_pairs_cells_by_split_and_seed_offset(tmp_path: Path) -> None:
+    script = _script()
+    fp32, bf16 = tmp_path / "fp32.jsonl", tmp_path / "bf16.jsonl"
+    # the same split under two seeds: fp32 1.0 (grid seed, no offset recorded) and 3.0 (offset 1); bf16 2.0 and
+    # 3.0. Paired differences +1, 0: mean +0.5, se 0.5, t +1.0. Cell sd of fp32 sqrt(2), so +0.5/1.414 = +0.35.
+    # An fp32 cell bf16 did not run (offset 2) is left out of both.
+    fp32.write_text(_row("iris", 0, "fp32", 1.0, 1.0, 1) + _row("iris", 0, "fp32", 3.0, 1.0, 1, offset=1)
+                    + _row("iris", 0, "fp32", 9.0, 1.0, 1, offset=2))
+    bf16.write_text(_row("iris", 0, "bf16", 3.0, 1.0, 1, offset=1) + _row("iris", 0, "bf16", 2.0, 1.0, 1, offset=0))
+    text = script.summary(fp32, bf16, results=None)
+    assert "| iris | NRMSE | 2 | 2.0000 | 2.5000 | +0.35 | +0.5000 ± 0.5000 (+1.0) | - | - | 2 | 2 | x1.00 |" in text
 
 
 def test_a_torn_last_line_is_dropped_so_the_run_resumes_cleanly(tmp_path: Path) -> None:
