@@ -551,20 +551,29 @@ def measure(compile_variants: bool = False) -> dict[str, float]:
             c_s, c_ms, e_ms = compiled_step_ms(cpp)
             out[f"{name}_compile_s"], out[f"{name}_step_ms"], out[f"{name}_eager_ms"] = c_s, c_ms, e_ms
     out["matmul_gflops_after"] = matmul_gflops(SQUARE, SQUARE, SQUARE)
-    rate = max(out["matmul_gflops[1024x1024x1024]"], out["matmul_gflops_after"])
+    out["step_products_mflop[64]"] = sp.flops / 1e6
+    return out | derive(out)
+
+
+def derive(m: dict[str, float]) -> dict[str, float]:
+    """The report's ratios, from ``measure``'s raw figures alone (MFLOP, ms, GFLOP/s), so that they can be
+    re-derived from a saved measurement and checked against hand-computed values."""
+    rate = max(m["matmul_gflops[1024x1024x1024]"], m["matmul_gflops_after"])
+    out: dict[str, float] = {}
     out["step_floor_ms[64]"], out["adam_floor_ms"], out["attainable_fraction[64]"] = attainable_fraction(
-        out["step_mflop[64]"], rate, phases["n_params"], out["stream_gbps"])
+        m["step_mflop[64]"], rate, m["n_params"], m["stream_gbps"])
     for batch in StepEfficiency.params[0]:
-        out[f"step_fraction[{batch}]"] = out[f"step_gflops[{batch}]"] / rate
-        out[f"manual_step_fraction[{batch}]"] = out[f"manual_step_gflops[{batch}]"] / rate
-        out[f"manual_step_bf16_fraction[{batch}]"] = out[f"step_mflop[{batch}]"] / out[
-            f"manual_step_bf16_ms[{batch}]"] / 1e3 / rate
-    out["products_in_step_gflops[64]"] = sp.flops / out["products_in_step_ms[64]"] / 1e6
-    out["in_step_ceiling[64]"] = sp.flops / (out["products_in_step_ms[64]"] + out["manual_adam_ms[64]"]) / 1e6 / rate
-    out["impute100_floor_ms"] = imp.flops / (rate * 1e9) * 1e3
-    out["impute100_ratio_to_floor"] = out["impute100_ms"] / out["impute100_floor_ms"]
-    out["impute100_fast_ratio_to_floor"] = out["impute100_fast_ms"] / out["impute100_floor_ms"]
-    out["impute100_products_ratio_to_floor"] = out["impute100_products_ms"] / out["impute100_floor_ms"]
+        out[f"step_fraction[{batch}]"] = m[f"step_gflops[{batch}]"] / rate
+        out[f"manual_step_fraction[{batch}]"] = m[f"manual_step_gflops[{batch}]"] / rate
+        bf16_gflops = m[f"step_mflop[{batch}]"] / m[f"manual_step_bf16_ms[{batch}]"]  # MFLOP / ms = GFLOP/s
+        out[f"manual_step_bf16_fraction[{batch}]"] = bf16_gflops / rate
+    out["products_in_step_gflops[64]"] = m["step_products_mflop[64]"] / m["products_in_step_ms[64]"]
+    out["in_step_ceiling[64]"] = m["step_products_mflop[64]"] / (
+        m["products_in_step_ms[64]"] + m["manual_adam_ms[64]"]) / rate
+    out["impute100_floor_ms"] = m["impute100_mflop"] / rate
+    out["impute100_ratio_to_floor"] = m["impute100_ms"] / out["impute100_floor_ms"]
+    out["impute100_fast_ratio_to_floor"] = m["impute100_fast_ms"] / out["impute100_floor_ms"]
+    out["impute100_products_ratio_to_floor"] = m["impute100_products_ms"] / out["impute100_floor_ms"]
     return out
 
 

@@ -115,3 +115,29 @@ def test_step_products_records_every_product_with_its_flops_and_replays_it() -> 
     for func, args, kwargs in calls:  # the replay writes the same gradient
         func(*args, **kwargs)
     assert torch.equal(grad, expected)
+
+
+def test_derive_computes_every_ratio_from_the_raw_figures_by_hand() -> None:
+    """The ratios measure() reports, re-derived from raw MFLOP / ms / GFLOP/s (a unit slip once put the bf16 step
+    at 0.06% instead of 63%)."""
+    sys.path.insert(0, str(REPO))
+    from benchmarks.bench_efficiency import derive
+
+    raw = {"matmul_gflops[1024x1024x1024]": 100.0, "matmul_gflops_after": 200.0,  # rate: the higher, 200
+           "step_mflop[64]": 1000.0, "step_gflops[64]": 50.0, "manual_step_gflops[64]": 80.0,
+           "manual_step_bf16_ms[64]": 8.0,  # 1000 MFLOP in 8 ms = 125 GFLOP/s
+           "step_mflop[1024]": 16000.0, "step_gflops[1024]": 160.0, "manual_step_gflops[1024]": 170.0,
+           "manual_step_bf16_ms[1024]": 40.0,  # 400 GFLOP/s
+           "n_params": 1e6, "stream_gbps": 14.0,  # Adam: 28 MB at 14 GB/s = 2 ms
+           "step_products_mflop[64]": 900.0, "products_in_step_ms[64]": 6.0, "manual_adam_ms[64]": 3.0,
+           "impute100_mflop": 150.0, "impute100_ms": 3.0, "impute100_fast_ms": 1.5, "impute100_products_ms": 0.9}
+    d = derive(raw)
+    expected = {"step_fraction[64]": 0.25, "manual_step_fraction[64]": 0.4, "manual_step_bf16_fraction[64]": 0.625,
+                "step_fraction[1024]": 0.8, "manual_step_fraction[1024]": 0.85, "manual_step_bf16_fraction[1024]": 2.0,
+                "step_floor_ms[64]": 5.0, "adam_floor_ms": 2.0, "attainable_fraction[64]": 5 / 7,
+                "products_in_step_gflops[64]": 150.0, "in_step_ceiling[64]": 100.0 / 200.0,  # 900 MFLOP in 9 ms
+                "impute100_floor_ms": 0.75, "impute100_ratio_to_floor": 4.0, "impute100_fast_ratio_to_floor": 2.0,
+                "impute100_products_ratio_to_floor": 1.2}
+    assert set(d) == set(expected)
+    for k, v in expected.items():
+        assert abs(d[k] - v) < 1e-12, (k, d[k], v)
