@@ -98,7 +98,7 @@ def test_the_in_step_product_rows_render() -> None:
 def test_step_products_records_every_product_with_its_flops_and_replays_it() -> None:
     sys.path.insert(0, str(REPO))
     import torch
-    from benchmarks.bench_efficiency import counted_flops, step_products
+    from benchmarks.bench_efficiency import counted_flops, replay, step_products
 
     gen = torch.Generator().manual_seed(0)
     x, w, b = torch.randn(8, 5, generator=gen), torch.randn(3, 5, generator=gen), torch.randn(3, generator=gen)
@@ -112,8 +112,7 @@ def test_step_products_records_every_product_with_its_flops_and_replays_it() -> 
     assert len(calls) == 2 and flops == counted_flops(run) == 2 * (8 * 5 * 3 + 5 * 8 * 3)
     expected = grad.clone()
     grad.zero_()
-    for func, args, kwargs in calls:  # the replay writes the same gradient
-        func(*args, **kwargs)
+    replay(calls)  # the benchmarks' replay writes the same gradient
     assert torch.equal(grad, expected)
 
 
