@@ -13,7 +13,8 @@ measures its own reference rate in the same process, so a fraction is never a ra
 * ``ImputeOneRow``: 100 imputations of one row through ``VAEACMethod.impute`` against its FLOP floor (its
   counted FLOPs at the square matmul rate); the method samples with the leaner sampler since 2026-12-05.
 * ``ImputeProducts``: the matrix products of those imputations replayed on their own, against the same floor.
-* ``ImputeOneRowFast``: the same imputations through ``FastSampler`` directly (kept for the asv history).
+* ``ImputeOneRowFast``: the same imputations as one ``FastSampler.sample`` call on a built batch: the draw
+  without the method's per-call work. ``ImputeOneRowKey``: the weights' key check ``sampler_for`` makes per call.
 * ``StepProducts``: the hand-written batch-64 step's matrix products replayed on their own, in the step's order
   (their rate inside the step) and each repeated alone (hot), and the fraction the step would reach if every
   op but those products and its fused Adam were free.
@@ -484,15 +485,52 @@ class ImputeProducts:
 
 
 class ImputeOneRowFast(ImputeOneRow):
-    """The same 100 imputations through ``methods/vaeac/fast_sampler.py`` directly (the method's sampler since
-    2026-12-05). FLOPs are the registered path's count, so both ratios are to the same floor."""
+    """The same 100 imputations as one call of ``FastSampler.sample`` on the batch the method builds: the draw
+    itself, without the method's per-call work (validation, scaling, the batch, ``sampler_for``'s check of the
+    weights' key, the copy back to numpy). FLOPs are the method's count, so both ratios are to the same floor.
+
+    Until 2026-12-07 this class replaced ``model.sample_imputations``, which the method no longer calls since it
+    samples through ``sampler_for`` (2026-12-05): from then until this fix it timed the method's path again."""
 
     def setup(self) -> None:
         from vaeac_bench.methods.vaeac.fast_sampler import FastSampler
+        from vaeac_bench.methods.vaeac.model import Batch
 
         super().setup()
-        self.method.model_.sample_imputations = FastSampler(self.method.model_).sample
+        method, model = self.method, self.method.model_
+        xt = torch.as_tensor(method.scaler_.transform(self.row), dtype=torch.float32)
+        with torch.inference_mode():
+            batch = Batch.from_values(xt, model)
+        sampler, gen = FastSampler(model), torch.Generator().manual_seed(0)
+        most_probable = bool(method.sample_most_probable)
+
+        def run() -> torch.Tensor:
+            with torch.inference_mode():
+                return sampler.sample(batch, 100, most_probable, gen)
+
+        self.run = run
         self.run()
+
+
+class ImputeOneRowKey:
+    """What ``sampler_for`` pays on every call to learn whether the weights changed since its snapshot: a walk
+    over ``model.parameters()`` (``fast_sampler._weights_key``) of ``ImputeOneRow``'s model. The queued
+    ``fast_sampler`` fix (docs/recompute.md) replaces it with a counter."""
+
+    timeout = 600
+
+    def setup(self) -> None:
+        from vaeac_bench.methods.vaeac.fast_sampler import _weights_key
+
+        imp = ImputeOneRow()
+        imp.setup()
+        model = imp.method.model_
+        self.run = lambda: _weights_key(model)
+
+    def track_seconds(self) -> float:
+        return median_seconds(self.run)
+
+    track_seconds.unit = "s"
 
 
 def measure(compile_variants: bool = False) -> dict[str, float]:
@@ -520,6 +558,10 @@ def measure(compile_variants: bool = False) -> dict[str, float]:
     fast = ImputeOneRowFast()
     fast.setup()
     out["impute100_fast_ms"] = fast.track_seconds() * 1e3
+    out["impute100_fast_direct"] = 1.0  # the sampler called directly (before 2026-12-07: the method's path again)
+    key = ImputeOneRowKey()
+    key.setup()
+    out["impute100_key_ms"] = key.track_seconds() * 1e3
     ip = ImputeProducts()
     ip.setup()
     out["impute100_products_ms"] = median_seconds(ip.replay) * 1e3

@@ -66,14 +66,23 @@ def render(m: dict[str, float], meta: dict[str, str]) -> str:
     rows.append((f"100 imputations of one row ({m['impute100_mflop']:.2f} MFLOP)", f"{m['impute100_ms']:.2f} ms",
                  f"{m['impute100_ratio_to_floor']:.1f}x its floor ({m['impute100_floor_ms'] * 1e3:.0f} us)"))
     if "impute100_fast_ms" in m:
-        # the method samples through fast_sampler since 2026-12-05 (via sampler_for, which checks the weights'
-        # key on every call); this row calls the sampler object directly, as the queued key fix would
-        label = ("the same 100 imputations through the leaner sampler (`methods/vaeac/fast_sampler.py`; the "
-                 "method's sampler since 2026-12-05)") if meta["date"] < "2026-12-05" else (
-                 "the same 100 imputations with the sampler called directly (`FastSampler.sample`: no check of the "
-                 "weights' key per call, which the queued `fast_sampler` fix would make cheap; docs/recompute.md)")
+        if m.get("impute100_fast_direct"):  # measured since 2026-12-07, evening
+            label = ("the same 100 imputations as one `FastSampler.sample` call on the batch the method builds (the "
+                     "draw itself: no validation, scaling, weights' key check or copy back to numpy)")
+        elif meta["date"] < "2026-12-05":
+            label = ("the same 100 imputations through the leaner sampler (`methods/vaeac/fast_sampler.py`; the "
+                     "method's sampler since 2026-12-05)")
+        else:  # the benchmark replaced model.sample_imputations, which the method stopped calling on 2026-12-05
+            label = ("the same 100 imputations again through the method's path (meant as a direct call of the "
+                     "sampler, but the benchmark's switch no longer reached the method, which samples through "
+                     "`sampler_for` since 2026-12-05: a repeat of the row above)")
         rows.append((label, f"{m['impute100_fast_ms']:.2f} ms",
                      f"{m['impute100_fast_ratio_to_floor']:.1f}x its floor"))
+    if "impute100_key_ms" in m:  # measured since 2026-12-07, evening
+        rows.append(("the weights' key check that `sampler_for` makes on every call of the method "
+                     "(`fast_sampler._weights_key`, a walk over the model's parameters; the queued fix replaces it)",
+                     f"{m['impute100_key_ms']:.2f} ms", f"{m['impute100_key_ms'] / m['impute100_ms']:.0%} of the "
+                     "method's call"))
     if "impute100_products_ms" in m:  # measured since 2026-12-07
         rows.append(("the matrix products of those 100 imputations, replayed on their own in the sampler's order",
                      f"{m['impute100_products_ms']:.2f} ms",

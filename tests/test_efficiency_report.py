@@ -140,3 +140,36 @@ def test_derive_computes_every_ratio_from_the_raw_figures_by_hand() -> None:
     assert set(d) == set(expected)
     for k, v in expected.items():
         assert abs(d[k] - v) < 1e-12, (k, d[k], v)
+
+
+def test_the_direct_sampler_row_says_what_its_measurement_timed() -> None:
+    """Measurements of 2026-12-05 to 2026-12-07 timed the method's path twice; the row must not call it direct."""
+    m = _measured(True) | {"impute100_fast_ms": 3.3, "impute100_fast_ratio_to_floor": 4.4}
+    repeat = er.render(m, META | {"date": "2026-12-06 10:00 UTC"})
+    assert "a repeat of the row above" in repeat and "one `FastSampler.sample` call" not in repeat
+    direct = er.render(m | {"impute100_fast_direct": 1.0, "impute100_key_ms": 0.15},
+                       META | {"date": "2026-12-07 20:00 UTC"})
+    assert "one `FastSampler.sample` call on the batch the method builds" in direct
+    assert "| 0.15 ms | 5% of the method's call |" in direct  # 0.15 ms of impute100_ms = 3.0 ms
+    assert "a repeat of the row above" not in direct
+
+
+def test_the_direct_sampler_benchmark_calls_neither_the_method_nor_sampler_for(monkeypatch) -> None:
+    """``ImputeOneRowFast`` times ``FastSampler.sample`` alone (its draws equal the method's:
+    tests/test_fast_sampler.py)."""
+    import torch
+    from benchmarks.bench_efficiency import ImputeOneRowFast
+
+    from vaeac_bench.methods.vaeac import VAEACMethod, fast_sampler
+
+    bench = ImputeOneRowFast()
+    bench.setup()
+
+    def refuse(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("the direct benchmark went through the method's path")
+
+    monkeypatch.setattr(fast_sampler, "_weights_key", refuse)
+    monkeypatch.setattr(VAEACMethod, "sample_standardised", refuse)
+    monkeypatch.setattr(VAEACMethod, "impute", refuse)
+    draws = bench.run()
+    assert draws.shape == (100, 1, bench.row.shape[1]) and bool(torch.isfinite(draws).all())
