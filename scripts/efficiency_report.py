@@ -39,7 +39,7 @@ def render(m: dict[str, float], meta: dict[str, str]) -> str:
          f"{m['matmul_gflops[64x256x256]'] / rate:.0%}"),
     ]
     for b in (64, 1024):
-        rows.append((f"VAEAC training step, batch {b} ({m[f'step_mflop[{b}]']:.1f} MFLOP, "
+        rows.append((f"VAEAC training step through autograd, batch {b} ({m[f'step_mflop[{b}]']:.1f} MFLOP, "
                      f"{m[f'step_ms[{b}]']:.2f} ms)", f"{m[f'step_gflops[{b}]']:.1f} GFLOP/s",
                      f"{m[f'step_fraction[{b}]']:.0%}"))
     for b in (64, 1024):
@@ -56,7 +56,7 @@ def render(m: dict[str, float], meta: dict[str, str]) -> str:
                          f"{m[f'manual_step_bf16_fraction[{b}]']:.0%}"))
     for b in (64, 1024):
         if f"step_ms_bf16[{b}]" in m:  # measurements before 2026-12-04 have batch 64 only
-            rows.append((f"VAEAC training step, batch {b}, bf16 autocast (benchmark only)",
+            rows.append((f"VAEAC training step through autograd, batch {b}, bf16 autocast (benchmark only)",
                          f"{m[f'step_ms_bf16[{b}]']:.2f} ms", f"x{m[f'step_ms[{b}]'] / m[f'step_ms_bf16[{b}]']:.2f} "
                          "speed vs fp32"))
     if "matmul_gflops_bf16[1024x1024x1024]" in m:
@@ -89,7 +89,7 @@ def render(m: dict[str, float], meta: dict[str, str]) -> str:
                      f"{m['impute100_products_ratio_to_floor']:.1f}x its floor"))
     if "phase_ms[optimizer]" in m:  # the step's budget (measured since 2026-12-04, evening)
         total = sum(m[f"phase_ms[{k}]"] for k in ("batch", "forward", "backward", "optimizer"))
-        rows.append(("batch-64 step by phase: batch + mask / forward / backward / fused Adam",
+        rows.append(("the autograd batch-64 step by phase: batch + mask / forward / backward / fused Adam",
                      " / ".join(f"{m[f'phase_ms[{k}]']:.2f}" for k in ("batch", "forward", "backward", "optimizer"))
                      + " ms", f"Adam {m['phase_ms[optimizer]'] / total:.0%} of the step"))
         rows.append((f"fused Adam's memory traffic (7 fp32 arrays x {m['n_params'] / 1e6:.2f}M parameters) / "
