@@ -10,11 +10,14 @@ categorical, 50% missing) generated here, so the suite needs no data files. Devi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
 from vaeac_bench.methods.vaeac import Batch, TrainConfig, VAEACMethod, VAEACModel
-from vaeac_bench.methods.vaeac.training import draw_mask, make_optimizer
+from vaeac_bench.methods.vaeac.manual_step import flatten_parameters
+from vaeac_bench.methods.vaeac.training import draw_mask, make_optimizer, manual_step
 from vaeac_bench.nn import FeatureLayout
 from vaeac_bench.schema import Schema
 
@@ -29,6 +32,39 @@ def yeast_like(n: int = 1113, seed: int = 0) -> np.ndarray:
     X = np.column_stack([real, cls]).astype(float)
     X[rng.random(X.shape) < 0.5] = np.nan
     return X
+
+
+def registered_step(batch: int = 64) -> Callable[[], None]:
+    """One optimiser step as ``training.train`` takes it for the registered (fast-mode) VAEAC, on this table.
+
+    ``training.manual_step`` decides which step that is: since 2026-12-05 the hand-written gradients with one flat
+    fused Adam, autograd where they do not apply. So a slower hand-written step, or training that falls back to
+    autograd, shows here (``TrainStep`` always times autograd's step)."""
+    torch.set_num_threads(1)
+    model = VAEACModel(FeatureLayout.from_schema(SCHEMA), fused=True, zero_latent_heads=True,
+                       generator=torch.Generator().manual_seed(0))
+    data = Batch.from_values(torch.tensor(yeast_like(), dtype=torch.float32), model)
+    cfg = TrainConfig(epochs=1, mode="fast")
+    manual = manual_step(model, cfg)
+    opt = make_optimizer(model, cfg, [flatten_parameters(model)] if manual is not None else None)
+    gen = torch.Generator().manual_seed(1)
+    n_noise, latent = model.n_noise(), model.arch.latent_dim
+
+    def run() -> None:
+        rows = data[torch.randint(0, len(data), (batch,), generator=gen)]
+        b = draw_mask(rows.missing, cfg.mask_prob, gen)
+        if manual is None:
+            loss = model.loss(rows, b, gen)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            return
+        noise = torch.randn((n_noise, batch, latent), generator=gen) if n_noise else None
+        manual.step(rows, b, noise, opt)
+
+    run()  # warm-up
+    run.manual = manual is not None  # which step it times (tests check the hand-written one)
+    return run
 
 
 class TrainStep:

@@ -262,6 +262,23 @@ def test_a_merge_commit_is_compared_with_its_first_parent(tmp_path, monkeypatch)
     assert seen[0] == first_parent
 
 
+def test_the_gate_times_the_step_the_registered_vaeac_trains_with(monkeypatch):
+    """``GateVAEACStep`` runs ``ManualStep.step`` (what ``training.train`` runs since 2026-12-05), once per call:
+    until 2026-12-07 it timed autograd's step, so a slower hand-written step passed the gate unseen."""
+    from benchmarks.bench_gate import GateVAEACStep
+
+    from vaeac_bench.methods.vaeac.manual_step import ManualStep
+
+    calls = []
+    original = ManualStep.step
+    monkeypatch.setattr(ManualStep, "step", lambda self, *args: calls.append(1) or original(self, *args))
+    gate = GateVAEACStep()
+    gate.setup()
+    calls.clear()
+    gate.time_vaeac_train_step()
+    assert calls == [1] and gate.step.step.manual
+
+
 # -- the real gate (minutes; run with -m slow) --------------------------------------------------------------------
 def _clone_with_commit(tmp_path: Path, edit) -> Path:
     """A clone of this repository's HEAD plus one commit made by ``edit(clone)`` (may change nothing)."""
