@@ -166,6 +166,28 @@ class Imputation:
         self.method.impute(self.X, n=10)
 
 
+
+class ProductSampleOneRow:
+    """100 draws for one row of a DataFrame through the product (``VAEACImputer().sample``: a list of 100 frames),
+    a 1-epoch model: what a practitioner's multiple imputation of one record costs, decoding included."""
+
+    timeout = 300
+
+    def setup(self) -> None:
+        import pandas as pd
+
+        from vaeac_bench import VAEACImputer
+
+        torch.set_num_threads(1)
+        X = yeast_like()
+        frame = pd.DataFrame(X[:, :8], columns=SCHEMA.names[:8])
+        frame["class"] = pd.Categorical.from_codes(np.nan_to_num(X[:, 8], nan=-1).astype(int), list("abcdefghij"))
+        self.imputer = VAEACImputer(epochs=1, verbose=0, random_state=0).fit(frame)
+        self.row = frame.iloc[[3]]
+
+    def time_sample_100(self) -> None:
+        self.imputer.sample(self.row, n=100, random_state=0)
+
 class Fit:
     """A full fit of 5 epochs (training throughput including validation passes).
 

@@ -240,3 +240,38 @@ def test_column_rules_survive_save_and_load(tmp_path):
     pd.testing.assert_frame_equal(again.transform(df), imp.transform(df))
     assert again.scale_exp_[2] < 0 and again.constants_[1] == 3.7
     assert again.schema_ == imp.schema_ and again.schema_[4].is_categorical  # not the method's (real) view
+
+
+# -- sample: every draw decoded at once, as one draw at a time would be -------------------------------------
+@pytest.mark.parametrize("index", [None, list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN")])
+def test_sample_frames_equal_each_draw_decoded_on_its_own(monkeypatch, index):
+    """``sample`` finishes and decodes the n draws stacked (one call each, issue 12 §6): frame k must be what
+    finishing and decoding the method's draw k alone gives (dtypes, levels, observed cells, the input's index)."""
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"a": with_holes(rng.normal(size=N)),
+                       "n": with_holes(rng.integers(0, 9, N)).astype("Int64"),
+                       "c": with_holes(rng.choice(["x", "y", "z"], N)).astype("category"),
+                       "t": with_holes(rng.choice(["low", "high"], N)).astype(object)})
+    if index is not None:
+        df.index = index
+    imp = imputer("vaeac", categorical_features=["t"]).fit(df)
+    method, captured = imp.method_, {}
+    original = method.sample_standardised
+
+    def draws(*args, **kwargs):  # record the method's draws (n, rows, D) in its standardised units
+        captured["s"] = original(*args, **kwargs)
+        return captured["s"]
+
+    monkeypatch.setattr(method, "sample_standardised", draws)
+    frames = imp.sample(df, n=4, random_state=5)
+    monkeypatch.undo()
+    codes = imp._encode(df, fitting=False)
+    raw = method.scaler_.inverse_transform(captured["s"])
+    assert len(frames) == 4 and raw.shape == (4, len(df), df.shape[1])
+    for k, got in enumerate(frames):  # draw k finished and decoded on its own, as sample() did before
+        alone = imp._decode(imp._finish(raw[k], codes), df)
+        pd.testing.assert_frame_equal(got, alone)
+        assert got.index.equals(df.index) and (got.dtypes == df.dtypes).all()
+        seen = df.notna()
+        for col in df.columns:
+            pd.testing.assert_series_equal(got.loc[seen[col], col], df.loc[seen[col], col])

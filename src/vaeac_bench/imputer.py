@@ -217,11 +217,22 @@ class MethodImputer(TransformerMixin, BaseEstimator):
             noise_model = getattr(m, "learn_sigma", False)
             most_probable = False if noise_model else None  # None: the method's own choice
             draws = m.scaler_.inverse_transform(m.sample_standardised(Xs, int(n), seed, most_probable=most_probable))
-        if len(codes):
-            draws = np.stack([self._finish(d, codes) for d in draws])
-        if isinstance(X, pd.DataFrame):
-            return [self._decode(d, X) for d in draws]
-        return np.stack([self._decode(d, X) for d in draws])
+        n_draws, rows = len(draws), codes.shape[0]
+        # every draw at once (issue 12 §6): _finish and _decode work row by row, so the n tables stacked are
+        # finished and decoded in one call each, not n (100 one-row DataFrames were 45 ms, the draws 3.5)
+        tiled = np.tile(codes, (n_draws, 1))
+        flat = np.asarray(draws, dtype=np.float64).reshape(n_draws * rows, codes.shape[1])
+        if rows:
+            flat = self._finish(flat, tiled)
+        if not isinstance(X, pd.DataFrame):
+            return self._decode(flat, X).reshape(n_draws, rows, -1)
+        long = self._decode(flat, X, index=pd.RangeIndex(n_draws * rows))
+        frames = []
+        for k in range(n_draws):  # views of one frame (copy-on-write), each with the input's index
+            part = long.iloc[k * rows:(k + 1) * rows]
+            part.index = X.index
+            frames.append(part)
+        return frames
 
     # -- per-column rules: empty, constant, rescaled and integer columns ------------------------------------
     def _check_no_empty_column(self, observed: np.ndarray, names: list[str]) -> None:
@@ -456,8 +467,11 @@ class MethodImputer(TransformerMixin, BaseEstimator):
                         f"pd.to_numeric(X[{name!r}]) for a real one")
 
     # -- decoding ----------------------------------------------------------------------------------------
-    def _decode(self, codes: np.ndarray, like: Any) -> Any:
+    def _decode(self, codes: np.ndarray, like: Any, index: pd.Index | None = None) -> Any:
+        """``codes`` in ``like``'s form: a DataFrame with its columns and dtypes (and its index, or ``index``), or
+        an array with categorical codes turned back into their values."""
         if isinstance(like, pd.DataFrame):
+            index = like.index if index is None else index
             cols = {}
             for j, name in enumerate(like.columns):
                 dtype, target = self.dtypes_[j], like[name].dtype
@@ -467,8 +481,8 @@ class MethodImputer(TransformerMixin, BaseEstimator):
                     cols[name] = pd.Categorical.from_codes(np.rint(codes[:, j]).astype(int), dtype=dtype)
                 else:  # a categorical learnt from values: the values back, in the column's own dtype
                     vals = np.asarray(dtype.categories, dtype=object)[np.rint(codes[:, j]).astype(int)]
-                    cols[name] = pd.Series(vals, index=like.index, dtype=object).astype(target)
-            return pd.DataFrame(cols, index=like.index, columns=like.columns)
+                    cols[name] = pd.Series(vals, index=index, dtype=object).astype(target)
+            return pd.DataFrame(cols, index=index, columns=like.columns)
         out = codes.astype(np.float64, copy=True)
         for j, lev in enumerate(self.levels_):
             if lev is not None:
