@@ -166,7 +166,6 @@ class Imputation:
         self.method.impute(self.X, n=10)
 
 
-
 class ProductSampleOneRow:
     """100 draws for one row of a DataFrame through the product (``VAEACImputer().sample``: a list of 100 frames),
     a 1-epoch model: what a practitioner's multiple imputation of one record costs, decoding included."""
@@ -187,6 +186,7 @@ class ProductSampleOneRow:
 
     def time_sample_100(self) -> None:
         self.imputer.sample(self.row, n=100, random_state=0)
+
 
 class Fit:
     """A full fit of 5 epochs (training throughput including validation passes).
