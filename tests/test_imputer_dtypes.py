@@ -275,3 +275,30 @@ def test_sample_frames_equal_each_draw_decoded_on_its_own(monkeypatch, index):
         seen = df.notna()
         for col in df.columns:
             pd.testing.assert_series_equal(got.loc[seen[col], col], df.loc[seen[col], col])
+
+
+@pytest.mark.parametrize("as_frame", [False, True])
+def test_sample_in_chunks_of_draws_equals_all_at_once_and_keeps_empty_input(monkeypatch, as_frame):
+    """Draws are finished and decoded in chunks of about ``DRAW_CHUNK_ROWS`` rows (bounding the memory): a small
+    chunk gives what one chunk gives, and a table with no rows samples to n empty tables of its columns."""
+    import vaeac_bench.imputer as imputer_module
+
+    rng = np.random.default_rng(4)
+    df = pd.DataFrame({"a": with_holes(rng.normal(size=N)),
+                       "c": with_holes(rng.choice(["x", "y"], N)).astype("category")})
+    X = df if as_frame else df.assign(c=df["c"].cat.codes.replace(-1, np.nan)).to_numpy(dtype=float)
+    imp = imputer("vaeac", **({} if as_frame else {"categorical_features": [1]})).fit(X)
+    whole = imp.sample(X, n=5, random_state=2)
+    monkeypatch.setattr(imputer_module, "DRAW_CHUNK_ROWS", 2 * N)  # two draws per chunk: chunks of 2, 2, 1
+    chunked = imp.sample(X, n=5, random_state=2)
+    if as_frame:
+        assert len(chunked) == 5
+        for a, b in zip(whole, chunked, strict=True):
+            pd.testing.assert_frame_equal(a, b)
+    else:
+        np.testing.assert_array_equal(whole, chunked)
+    empty = imp.sample(X[:0], n=3)
+    if as_frame:
+        assert len(empty) == 3 and all(e.shape == (0, 2) and (e.dtypes == df.dtypes).all() for e in empty)
+    else:
+        assert empty.shape == (3, 0, 2)
