@@ -302,3 +302,24 @@ def test_sample_in_chunks_of_draws_equals_all_at_once_and_keeps_empty_input(monk
         assert len(empty) == 3 and all(e.shape == (0, 2) and (e.dtypes == df.dtypes).all() for e in empty)
     else:
         assert empty.shape == (3, 0, 2)
+
+
+@pytest.mark.parametrize("copy_on_write", [True, False])
+def test_sampled_frames_are_independent_of_each_other(monkeypatch, copy_on_write):
+    """The frames are slices of one frame (copies where pandas has no copy-on-write): editing one draw leaves
+    the others as they were, without a warning."""
+    import warnings
+
+    import vaeac_bench.imputer as imputer_module
+
+    monkeypatch.setattr(imputer_module, "_copy_on_write", lambda: copy_on_write)
+    df = frame(with_holes(np.random.default_rng(5).normal(size=N)))
+    imp = imputer("vaeac").fit(df)
+    frames = imp.sample(df, n=3, random_state=1)
+    before = [f.copy() for f in frames]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frames[0].iloc[0, 0] = 1e6
+    assert frames[0].iloc[0, 0] == 1e6
+    for f, b in zip(frames[1:], before[1:], strict=True):
+        pd.testing.assert_frame_equal(f, b)

@@ -242,8 +242,10 @@ class MethodImputer(TransformerMixin, BaseEstimator):
                 arrays.append(self._decode(flat, X).reshape(k, rows, d))
                 continue
             long = self._decode(flat, X, index=pd.RangeIndex(k * rows))
-            for i in range(k):  # views of one frame (copy-on-write), each with the input's index
+            cow = _copy_on_write()
+            for i in range(k):  # slices of one frame, each with the input's index (copies without copy-on-write)
                 part = long.iloc[i * rows:(i + 1) * rows]
+                part = part if cow else part.copy()
                 part.index = X.index
                 frames.append(part)
         return frames if isinstance(X, pd.DataFrame) else np.concatenate(arrays)
@@ -683,6 +685,14 @@ def _is_text(col: pd.Series) -> bool:
     if isinstance(col.dtype, pd.StringDtype):
         return True
     return col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) == "string"
+
+
+def _copy_on_write() -> bool:
+    """Whether pandas copies a slice on write (always from pandas 3, an option in pandas 2), so that returning
+    slices of one frame can never let an edit of one reach another or warn about it."""
+    if int(pd.__version__.split(".")[0]) >= 3:
+        return True
+    return pd.get_option("mode.copy_on_write") is True
 
 
 def _whole_numbers(col: pd.Series) -> bool:
