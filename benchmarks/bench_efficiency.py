@@ -92,29 +92,11 @@ def _step(batch: int, bf16: bool = False):
 def _manual_step(batch: int, step_cls: type | None = None):
     """The same step with the hand-written loss and gradients (``methods/vaeac/manual_step.py``, or ``step_cls``,
     a variant of it) and fused Adam over one flat parameter: what ``training.train`` runs for the registered
-    methods."""
-    from vaeac_bench.methods.vaeac.manual_step import ManualStep, flatten_parameters
-    from vaeac_bench.methods.vaeac.training import draw_mask
-
-    from .bench_vaeac import TrainStep
+    methods (``bench_vaeac.registered_step``)."""
+    from .bench_vaeac import registered_step
 
     single_thread()
-    step = TrainStep()
-    step.setup("fast", "cpu", False)
-    model = step.model
-    manual = (step_cls or ManualStep)(model)
-    opt = torch.optim.Adam([flatten_parameters(model)], lr=3e-4, fused=True)
-
-    def run() -> None:
-        idx = torch.randint(0, len(step.data), (batch,), generator=step.gen)
-        b = step.data[idx]
-        m = draw_mask(b.missing, 0.2, step.gen)
-        noise = torch.randn((model.n_noise(), batch, model.arch.latent_dim), generator=step.gen)
-        manual.step(b, m, noise, opt)
-
-    run()
-    run.optimizer = opt  # StepProducts times the optimizer's step alone
-    return run
+    return registered_step(batch, step_cls)
 
 
 #: the matrix products of a training step as the dispatcher sees them (forward, and backward into ``.grad``)
@@ -484,48 +466,58 @@ class ImputeProducts:
     track_products_ratio_to_floor.unit = "x floor"
 
 
+def direct_sampler_run(method, row) -> Callable[[], torch.Tensor]:
+    """One ``FastSampler.sample`` call of 100 draws on the batch ``method`` builds for ``row``: the draw itself,
+    without the method's per-call work (validation, scaling, the batch, ``sampler_for``'s check of the weights'
+    key, the copy back to numpy)."""
+    from vaeac_bench.methods.vaeac.fast_sampler import FastSampler
+    from vaeac_bench.methods.vaeac.model import Batch
+
+    model = method.model_
+    xt = torch.as_tensor(method.scaler_.transform(row), dtype=torch.float32)
+    with torch.inference_mode():
+        batch = Batch.from_values(xt, model)
+    sampler, gen = FastSampler(model), torch.Generator().manual_seed(0)
+    most_probable = bool(method.sample_most_probable)
+
+    def run() -> torch.Tensor:
+        with torch.inference_mode():
+            return sampler.sample(batch, 100, most_probable, gen)
+
+    return run
+
+
+def weights_key_run(model) -> Callable[[], tuple]:
+    """What ``sampler_for`` pays on every call to learn whether the weights changed since its snapshot: a walk
+    over ``model.parameters()`` (``fast_sampler._weights_key``). The queued ``fast_sampler`` fix
+    (docs/recompute.md) replaces it with a counter."""
+    from vaeac_bench.methods.vaeac.fast_sampler import _weights_key
+
+    return lambda: _weights_key(model)
+
+
 class ImputeOneRowFast(ImputeOneRow):
-    """The same 100 imputations as one call of ``FastSampler.sample`` on the batch the method builds: the draw
-    itself, without the method's per-call work (validation, scaling, the batch, ``sampler_for``'s check of the
-    weights' key, the copy back to numpy). FLOPs are the method's count, so both ratios are to the same floor.
+    """The same 100 imputations as one call of ``FastSampler.sample`` (``direct_sampler_run``). FLOPs are the
+    method's count, so both ratios are to the same floor.
 
     Until 2026-12-07 this class replaced ``model.sample_imputations``, which the method no longer calls since it
     samples through ``sampler_for`` (2026-12-05): from then until this fix it timed the method's path again."""
 
     def setup(self) -> None:
-        from vaeac_bench.methods.vaeac.fast_sampler import FastSampler
-        from vaeac_bench.methods.vaeac.model import Batch
-
         super().setup()
-        method, model = self.method, self.method.model_
-        xt = torch.as_tensor(method.scaler_.transform(self.row), dtype=torch.float32)
-        with torch.inference_mode():
-            batch = Batch.from_values(xt, model)
-        sampler, gen = FastSampler(model), torch.Generator().manual_seed(0)
-        most_probable = bool(method.sample_most_probable)
-
-        def run() -> torch.Tensor:
-            with torch.inference_mode():
-                return sampler.sample(batch, 100, most_probable, gen)
-
-        self.run = run
+        self.run = direct_sampler_run(self.method, self.row)
         self.run()
 
 
 class ImputeOneRowKey:
-    """What ``sampler_for`` pays on every call to learn whether the weights changed since its snapshot: a walk
-    over ``model.parameters()`` (``fast_sampler._weights_key``) of ``ImputeOneRow``'s model. The queued
-    ``fast_sampler`` fix (docs/recompute.md) replaces it with a counter."""
+    """``weights_key_run`` on ``ImputeOneRow``'s model: the weights' key walk ``sampler_for`` makes per call."""
 
     timeout = 600
 
     def setup(self) -> None:
-        from vaeac_bench.methods.vaeac.fast_sampler import _weights_key
-
         imp = ImputeOneRow()
         imp.setup()
-        model = imp.method.model_
-        self.run = lambda: _weights_key(model)
+        self.run = weights_key_run(imp.method.model_)
 
     def track_seconds(self) -> float:
         return median_seconds(self.run)
@@ -555,13 +547,10 @@ def measure(compile_variants: bool = False) -> dict[str, float]:
     imp.setup()
     out["impute100_ms"] = imp.track_seconds() * 1e3
     out["impute100_mflop"] = imp.flops / 1e6
-    fast = ImputeOneRowFast()
-    fast.setup()
-    out["impute100_fast_ms"] = fast.track_seconds() * 1e3
+    # the direct draw and the key walk on the same fitted model (ImputeOneRowFast and ImputeOneRowKey fit their own)
+    out["impute100_fast_ms"] = median_seconds(direct_sampler_run(imp.method, imp.row)) * 1e3
     out["impute100_fast_direct"] = 1.0  # the sampler called directly (before 2026-12-07: the method's path again)
-    key = ImputeOneRowKey()
-    key.setup()
-    out["impute100_key_ms"] = key.track_seconds() * 1e3
+    out["impute100_key_ms"] = median_seconds(weights_key_run(imp.method.model_)) * 1e3
     ip = ImputeProducts()
     ip.setup()
     out["impute100_products_ms"] = median_seconds(ip.replay) * 1e3

@@ -34,18 +34,19 @@ def yeast_like(n: int = 1113, seed: int = 0) -> np.ndarray:
     return X
 
 
-def registered_step(batch: int = 64) -> Callable[[], None]:
+def registered_step(batch: int = 64, step_cls: type | None = None) -> Callable[[], None]:
     """One optimiser step as ``training.train`` takes it for the registered (fast-mode) VAEAC, on this table.
 
     ``training.manual_step`` decides which step that is: since 2026-12-05 the hand-written gradients with one flat
     fused Adam, autograd where they do not apply. So a slower hand-written step, or training that falls back to
-    autograd, shows here (``TrainStep`` always times autograd's step)."""
+    autograd, shows here (``TrainStep`` always times autograd's step). ``step_cls``, a variant of ``ManualStep``
+    (``bench_efficiency``'s bf16 step), replaces that choice. The returned function's ``optimizer`` is its Adam."""
     torch.set_num_threads(1)
     model = VAEACModel(FeatureLayout.from_schema(SCHEMA), fused=True, zero_latent_heads=True,
                        generator=torch.Generator().manual_seed(0))
     data = Batch.from_values(torch.tensor(yeast_like(), dtype=torch.float32), model)
     cfg = TrainConfig(epochs=1, mode="fast")
-    manual = manual_step(model, cfg)
+    manual = step_cls(model) if step_cls is not None else manual_step(model, cfg)
     opt = make_optimizer(model, cfg, [flatten_parameters(model)] if manual is not None else None)
     gen = torch.Generator().manual_seed(1)
     n_noise, latent = model.n_noise(), model.arch.latent_dim
@@ -64,6 +65,7 @@ def registered_step(batch: int = 64) -> Callable[[], None]:
 
     run()  # warm-up
     run.manual = manual is not None  # which step it times (tests check the hand-written one)
+    run.optimizer = opt  # bench_efficiency.StepProducts times the optimizer's step alone
     return run
 
 

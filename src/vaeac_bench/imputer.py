@@ -230,6 +230,7 @@ class MethodImputer(TransformerMixin, BaseEstimator):
         n_draws, (rows, d) = len(draws), codes.shape
         per = max(1, DRAW_CHUNK_ROWS // max(rows, 1))
         tiled = np.tile(codes, (min(per, n_draws), 1))
+        cow = _copy_on_write()
         frames: list[pd.DataFrame] = []
         arrays: list[np.ndarray] = []
         for start in range(0, n_draws, per):
@@ -242,7 +243,6 @@ class MethodImputer(TransformerMixin, BaseEstimator):
                 arrays.append(self._decode(flat, X).reshape(k, rows, d))
                 continue
             long = self._decode(flat, X, index=pd.RangeIndex(k * rows))
-            cow = _copy_on_write()
             for i in range(k):  # slices of one frame, each with the input's index (copies without copy-on-write)
                 part = long.iloc[i * rows:(i + 1) * rows]
                 part = part if cow else part.copy()
