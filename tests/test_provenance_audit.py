@@ -32,14 +32,16 @@ HERE = Path(__file__).resolve().parent
 INFRA: dict[str, str] = {
     "runner.py": "orchestration. Known gap: compute_cell, method_seed and as_draws shape every record but runner.py "
                  "is in no digest (queued in docs/recompute.md: move them into a digested module at the next full "
-                 "recompute); tests/test_runner.py pins the seeds",
+                 "recompute); tests/test_runner.py pins the seeds and tests/test_protocol_pins.py fails on any edit of "
+                 "those functions",
     "provenance.py": "writes the provenance itself",
     "results.py": "writes the record files",
     "registry.py": "registry look-ups",
     "methods/registry.py": "the method entries: a cell's parameters come from here and are recorded and hashed into "
                            "its key; the code lists here are what the digests hash",
     "datasets/registry.py": "the dataset specs. Known gap: a spec's column kinds shape every record of its dataset "
-                            "but only the data file's sha256 is in the cell's key (queued in docs/recompute.md)",
+                            "but only the data file's sha256 is in the cell's key (queued in docs/recompute.md); "
+                            "tests/test_protocol_pins.py fails on any edit of a spec",
     "methods/__init__.py": "builds the estimator from its registry entry; the parameters it passes are recorded "
                            "(provenance.params) and hashed into the cell's key",
     "datasets/__init__.py": "dispatches to datasets/loaders.py (in COMMON_CODE)",
