@@ -13,6 +13,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+#: the steps a full run of the check reports (the slow end-to-end test expects each; a fast test keeps this list
+#: equal to the script's, so a new step cannot leave the slow test stale unnoticed)
+STEPS = {"fc_vaeac_fit", "fc_vaeac_is100", "fc_vaeac_mc100", "fc_vaeac_100_samples", "fc_vaeac_mc10000",
+         "conv_vaeac_one_epoch", "um_fit_and_100_samples"}
 
 
 def _load():
@@ -51,6 +55,13 @@ def test_cuda_asked_where_there_is_none_is_refused(tmp_path, monkeypatch):
     assert exit_.value.code == 2 and not (tmp_path / "t.json").exists()
 
 
+def test_the_end_to_end_test_expects_every_step_the_script_runs():
+    import re
+
+    named = set(re.findall(r'rep\.step\("([a-z0-9_]+)"', (REPO / "scripts" / "gpu_check.py").read_text()))
+    assert named == STEPS, f"scripts/gpu_check.py runs {sorted(named)}; update STEPS in {__file__}"
+
+
 @pytest.mark.slow
 def test_the_check_runs_end_to_end_on_the_cpu(tmp_path):
     data = Path(os.environ.get("VAEAC_BENCH_DATA", REPO.parent / "shared" / "data"))
@@ -61,12 +72,13 @@ def test_the_check_runs_end_to_end_on_the_cpu(tmp_path):
                     "--max-train", "256", "--n-test", "16", "--mc-long", "4", "--repeats", "3", "--out", str(out)],
                    check=True, env=os.environ | {"VAEAC_BENCH_DATA": str(data)}, capture_output=True)
     rep = json.loads(out.read_text())
-    assert set(rep["steps"]) == {"fc_vaeac_fit", "fc_vaeac_is100", "fc_vaeac_mc100", "fc_vaeac_100_samples",
-                                 "fc_vaeac_mc10000", "conv_vaeac_one_epoch"}
+    assert set(rep["steps"]) == STEPS
     assert not [k for k, v in rep["steps"].items() if "error" in v or "skipped" in v]
     assert rep["steps"]["fc_vaeac_fit"]["epochs_run"] == 1 and rep["data"]["n_train"] == 256
     assert rep["steps"]["fc_vaeac_100_samples"]["median_s"] > 0 and "sample_images_s" in rep["steps"][
         "fc_vaeac_100_samples"]  # on the CPU the estimator's own call works
+    um = rep["steps"]["um_fit_and_100_samples"]  # table 5's UM column (since 2026-12-05)
+    assert um["epochs_run"] == 1 and um["sample100_one_object_s"] > 0
     assert rep["environment"]["device"] == "cpu" and rep["finished"]
 
 
