@@ -27,7 +27,7 @@ from vaeac_bench.datasets import SPECS
 #: (``compute_cell``), the method's seed, where an estimator runs, and the draws the distributional scores see.
 #: Each value is the sha256 of the function's source as ``ast.unparse`` writes it without its docstring (layout
 #: and comments do not count), computed with CPython 3.11, CI's Python (none of these functions holds an f-string,
-#: the construct whose unparsing changed in 3.12).
+#: the construct most likely to unparse differently on a later Python).
 PROTOCOL_PINS: dict[str, str] = {
     "compute_cell": "03cd63a08299eac296438085c8caa9251eb8560c26d27782aa66c96c593fec26",
     "method_seed": "7cc63995022b0b52905248250598f1c785208705efa8eb1207f879b40aedf1a2",
