@@ -276,7 +276,7 @@ def test_the_gate_times_the_step_the_registered_vaeac_trains_with(monkeypatch):
     gate.setup()
     calls.clear()
     gate.time_vaeac_train_step()
-    assert calls == [1] and gate.step.step.manual
+    assert calls == [1] and gate.run.manual
 
 
 # -- the real gate (minutes; run with -m slow) --------------------------------------------------------------------
@@ -302,9 +302,9 @@ def test_real_gate_fails_a_commit_that_doubles_the_vaeac_step(tmp_path):
     def slow_down(clone: Path) -> None:
         f = clone / pg.SUITE
         text = f.read_text()
-        old = "    def time_vaeac_train_step(self) -> None:\n        self.step.step()\n"
+        old = "    def time_vaeac_train_step(self) -> None:\n        self.run()\n"
         assert old in text
-        f.write_text(text.replace(old, old + "        self.step.step()  # injected: twice the work\n"))
+        f.write_text(text.replace(old, old + "        self.run()  # injected: twice the work\n"))
 
     clone = _clone_with_commit(tmp_path, slow_down)
     proc = _run_gate(clone, "--no-quality")
